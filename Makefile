@@ -1,0 +1,56 @@
+# crisislake: `make run` (sample pipeline end to end) and `make test` are all a newcomer needs.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON_BIN ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/lib
+
+.PHONY: help setup services services-stop run models test lint bench build submit clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt setup.py
+	bash scripts/install_system_deps.sh
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -c "from crisislake.config import load_config; from crisislake.session import resolve_jvm_packages; print(len(resolve_jvm_packages(load_config('local').spark.packages)), 'JVM jars cached')"
+	touch $(STAMP)
+
+setup: $(STAMP) ## virtualenv, Python deps, Java/PostgreSQL if missing, JVM packages (cached)
+
+services: setup ## start local PostgreSQL and moto (S3/EMR/Redshift Data API) on 127.0.0.1
+	$(PY) scripts/devservices.py start
+
+services-stop: ## stop the local services
+	$(PY) scripts/devservices.py stop
+
+run: services ## run the whole pipeline locally on data/sample/ into ./lake and load PostgreSQL
+	CRISISLAKE_WAREHOUSE__POSTGRES_URL=$$($(PY) -c "import sys; sys.path.insert(0,'scripts'); import devservices; print(devservices.postgres_url())") \
+	  $(PY) -m crisislake.cli pipeline --sample data/sample
+
+models: setup ## train the default classifiers into lake/models (reads ../shared/data when present)
+	$(PY) -m crisislake.cli train --task all
+
+test: services ## run the test suite (starts PostgreSQL and moto first)
+	$(PY) -m pytest -q tests
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check lib jobs tests bench scripts
+
+bench: services ## benchmarks: print throughput and memory figures (slow, not a test)
+	$(PY) bench/run_all.py
+
+build: setup ## build dist/: package zip, jobs, bootstrap, config, stamped with the git version
+	$(PY) -m crisislake.cli emr build
+
+submit: build ## upload dist/ and run the pipeline on a transient EMR cluster (needs AWS credentials)
+	$(PY) -m crisislake.cli emr submit --env aws
+
+clean: ## remove the local lake, build outputs and service state
+	-$(PY) scripts/devservices.py stop
+	rm -rf lake dist build .services spark-warehouse .pytest_cache

@@ -1,0 +1,7 @@
+"""spark-submit entry point: same as `crisislake ingest-tweets`."""
+import sys
+
+from crisislake.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["ingest-tweets", *sys.argv[1:]]))

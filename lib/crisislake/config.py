@@ -1,0 +1,259 @@
+"""Typed configuration: ``conf/<env>.json``, then environment variables, then CLI flags.
+
+Precedence, lowest first:
+
+1. ``conf/<env>.json`` (``local`` by default; ``aws`` for EMR), found in ``$CRISISLAKE_CONF_DIR``,
+   ``./conf`` or the ``conf/`` folder next to the installed package; ``--config FILE`` names a file.
+2. Environment variables ``CRISISLAKE_<FIELD>`` for top-level fields and
+   ``CRISISLAKE_<SECTION>__<FIELD>`` for nested ones, e.g. ``CRISISLAKE_WAREHOUSE__POSTGRES_URL``.
+3. ``--lake-root`` and repeated ``--set section.field=value`` flags.
+
+Credentials never live here: AWS uses IAM roles / the default credential chain, PostgreSQL URLs
+come from the environment.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+ENV_PREFIX = "CRISISLAKE_"
+ZONES = ("raw", "curated", "quarantine", "enriched", "marts", "exports", "models", "_runs")
+
+
+class ConfigError(ValueError):
+    """The configuration is missing, malformed or names an unknown field."""
+
+
+@dataclass
+class SparkSettings:
+    master: str = "local[*]"
+    app_name: str = "crisislake"
+    shuffle_partitions: int = 8
+    driver_memory: str = ""
+    resolve_packages: bool = True
+    packages: List[str] = field(default_factory=list)
+    s3_endpoint: str = ""
+    conf: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WarehouseSettings:
+    backend: str = "postgres"
+    postgres_url: str = ""
+    schema: str = "crisislake"
+    redshift_cluster_id: str = ""
+    redshift_workgroup: str = ""
+    redshift_database: str = "dev"
+    redshift_db_user: str = ""
+    redshift_secret_arn: str = ""
+    redshift_iam_role: str = ""
+    slice_count: int = 2
+    target_file_mb: int = 64
+
+
+@dataclass
+class ModelSettings:
+    root: str = ""
+    extra_training_dir: str = ""
+
+
+@dataclass
+class HdxSettings:
+    base_url: str = "https://data.humdata.org"
+    user_agent: str = "crisislake-hdx-scraper/0.1"
+    datasets: List[str] = field(default_factory=list)
+    query: str = ""
+    organization: str = ""
+    timeout_s: float = 30.0
+    max_retries: int = 4
+
+
+@dataclass
+class Config:
+    env: str = "local"
+    lake_root: str = "./lake"
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    hdx: HdxSettings = field(default_factory=HdxSettings)
+    pseudonymise_handles: bool = True
+
+    def zone(self, zone: str) -> str:
+        """URI of a zone under the lake root, e.g. ``zone("curated")``."""
+        if zone not in ZONES:
+            raise ConfigError(f"unknown zone {zone!r}; expected one of {', '.join(ZONES)}")
+        return join_uri(self.lake_root, zone)
+
+    def table(self, zone: str, name: str) -> str:
+        """URI of one table, e.g. ``table("curated", "tweets")``."""
+        return join_uri(self.zone(zone), name)
+
+    @property
+    def models_root(self) -> str:
+        return self.models.root or self.zone("models")
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """Join path segments onto a local path or an ``s3://`` URI.
+
+    >>> join_uri("s3://bucket/lake/", "curated", "tweets")
+    's3://bucket/lake/curated/tweets'
+    >>> join_uri("./lake", "raw")
+    './lake/raw'
+    """
+    out = base.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def _conf_dirs() -> List[Path]:
+    dirs = []
+    if os.environ.get(ENV_PREFIX + "CONF_DIR"):
+        dirs.append(Path(os.environ[ENV_PREFIX + "CONF_DIR"]))
+    dirs.append(Path.cwd() / "conf")
+    dirs.append(Path(__file__).resolve().parent / "conf")  # shipped inside the package zip
+    dirs.append(Path(__file__).resolve().parents[2] / "conf")  # source checkout
+    return dirs
+
+
+def find_config_file(env: str) -> Path:
+    for directory in _conf_dirs():
+        candidate = directory / f"{env}.json"
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(d) for d in _conf_dirs())
+    raise ConfigError(f"no config file {env}.json in: {searched}")
+
+
+def _coerce(value: str, current: Any, name: str) -> Any:
+    """Turn a string from the environment or the CLI into the type of the field it sets."""
+    if isinstance(current, bool):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}: expected a boolean, got {value!r}")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: expected an integer, got {value!r}") from exc
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from exc
+    if isinstance(current, (list, dict)):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            if isinstance(current, list):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            raise ConfigError(f"{name}: expected JSON, got {value!r}") from None
+        return parsed
+    return value
+
+
+def _apply(obj: Any, data: Mapping[str, Any], where: str) -> None:
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown field {key!r}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}.{key}: expected an object")
+            _apply(current, value, f"{where}.{key}")
+        elif isinstance(current, dict) and isinstance(value, Mapping):
+            merged = dict(current)
+            merged.update({str(k): str(v) for k, v in value.items()})
+            setattr(obj, key, merged)
+        else:
+            setattr(obj, key, value)
+
+
+def _set_dotted(config: Config, dotted: str, value: str) -> None:
+    parts = dotted.split(".")
+    target: Any = config
+    for part in parts[:-1]:
+        if not hasattr(target, part) or not dataclasses.is_dataclass(getattr(target, part)):
+            # spark.conf.<key> may itself contain dots: spark.conf.spark.sql.foo=bar
+            if isinstance(target, SparkSettings) and part == "conf":
+                break
+            raise ConfigError(f"unknown setting {dotted!r}")
+        target = getattr(target, part)
+    if isinstance(target, SparkSettings) and len(parts) > 2 and parts[1] == "conf":
+        target.conf = {**target.conf, ".".join(parts[2:]): value}
+        return
+    leaf = parts[-1]
+    if not dataclasses.is_dataclass(target) or leaf not in {f.name for f in dataclasses.fields(target)}:
+        raise ConfigError(f"unknown setting {dotted!r}")
+    setattr(target, leaf, _coerce(value, getattr(target, leaf), dotted))
+
+
+def _env_overrides(environ: Mapping[str, str]) -> List[tuple]:
+    out = []
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key in (ENV_PREFIX + "ENV", ENV_PREFIX + "CONF_DIR"):
+            continue
+        dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
+        out.append((dotted, value))
+    return sorted(out)
+
+
+def load_config(
+    env: Optional[str] = None,
+    config_file: Optional[str] = None,
+    overrides: Sequence[str] = (),
+    lake_root: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> Config:
+    """Build the config for ``env`` from its file, the environment and CLI overrides.
+
+    Parameters
+    ----------
+    env: ``local`` or ``aws`` (default ``$CRISISLAKE_ENV`` or ``local``).
+    config_file: an explicit JSON file instead of ``conf/<env>.json``.
+    overrides: ``section.field=value`` strings from ``--set``.
+    lake_root: ``--lake-root``, which wins over everything else.
+    environ: the environment to read (default ``os.environ``); tests pass their own.
+    """
+    environ = os.environ if environ is None else environ
+    env = env or environ.get(ENV_PREFIX + "ENV") or "local"
+    path = Path(config_file) if config_file else find_config_file(env)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    config = Config(env=env)
+    _apply(config, data, str(path))
+    for dotted, value in _env_overrides(environ):
+        _set_dotted(config, dotted, value)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects section.field=value, got {item!r}")
+        dotted, value = item.split("=", 1)
+        _set_dotted(config, dotted.strip(), value)
+    if lake_root:
+        config.lake_root = lake_root
+    validate_config(config)
+    return config
+
+
+def validate_config(config: Config) -> None:
+    """Raise :class:`ConfigError` for settings no job can run with."""
+    if not config.lake_root:
+        raise ConfigError(
+            f"lake_root is not set for env {config.env!r}: pass --lake-root s3://BUCKET/PREFIX "
+            "or set CRISISLAKE_LAKE_ROOT"
+        )
+    if config.warehouse.backend not in ("postgres", "redshift", "none"):
+        raise ConfigError(f"warehouse.backend must be postgres, redshift or none, got {config.warehouse.backend!r}")
+    if config.spark.shuffle_partitions < 1:
+        raise ConfigError("spark.shuffle_partitions must be at least 1")

@@ -1,0 +1,94 @@
+"""Delta writes shared by every job: idempotent MERGE on natural keys, and quarantine rows."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
+
+from pyspark.sql import DataFrame, functions as F, types as T
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+QUARANTINE_SCHEMA = T.StructType(
+    [
+        T.StructField("source_uri", T.StringType(), False),
+        T.StructField("source_line", T.LongType(), True),
+        T.StructField("raw_payload", T.StringType(), True),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("quarantined_at", T.TimestampType(), False),
+    ]
+)
+
+
+def is_delta_table(spark: "SparkSession", path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    try:
+        return bool(DeltaTable.isDeltaTable(spark, path))
+    except Exception:  # a missing bucket/prefix is "not a table yet"
+        return False
+
+
+def ensure_table(spark: "SparkSession", path: str, schema: T.StructType, partition_by: Sequence[str] = ()) -> None:
+    """Create an empty Delta table at ``path`` with ``schema`` unless one is there."""
+    from delta.tables import DeltaTable
+
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    builder.execute()
+
+
+def merge_into(
+    spark: "SparkSession",
+    source: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    update_condition: Optional[str] = None,
+    update: bool = True,
+    partition_by: Sequence[str] = (),
+) -> Dict[str, int]:
+    """MERGE ``source`` into the Delta table at ``path`` on ``keys`` (null-safe equality).
+
+    New keys are inserted; matched rows are updated when ``update`` is true and
+    ``update_condition`` (SQL over ``t.`` target and ``s.`` source) holds. ``source`` must be
+    unique on ``keys``. Returns Delta's own operation metrics: rows inserted / updated.
+    One MERGE is one Delta commit, so a failure leaves the table as it was.
+    """
+    from delta.tables import DeltaTable
+
+    ensure_table(spark, path, source.schema, partition_by)
+    target = DeltaTable.forPath(spark, path)
+    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    merge = target.alias("t").merge(source.alias("s"), condition)
+    if update:
+        merge = merge.whenMatchedUpdateAll(condition=update_condition)
+    merge.whenNotMatchedInsertAll().execute()
+    metrics = target.history(1).select("operationMetrics").first()[0] or {}
+    return {
+        "inserted": int(metrics.get("numTargetRowsInserted", 0)),
+        "updated": int(metrics.get("numTargetRowsUpdated", 0)),
+        "source_rows": int(metrics.get("numSourceRows", 0)),
+    }
+
+
+def to_quarantine(df: DataFrame, run_id: str) -> DataFrame:
+    """Shape rows with ``source_uri, source_line, raw_payload, reason`` into the quarantine schema."""
+    return df.select(
+        F.col("source_uri").cast("string"),
+        F.col("source_line").cast("long"),
+        F.col("raw_payload").cast("string"),
+        F.col("reason").cast("string"),
+        F.lit(run_id).alias("run_id"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def write_quarantine(spark: "SparkSession", rows: DataFrame, path: str) -> int:
+    """MERGE quarantine rows on (source_uri, source_line, reason): a re-run adds none twice.
+
+    Returns the number of rows newly quarantined.
+    """
+    deduped = rows.dropDuplicates(["source_uri", "source_line", "reason"])
+    ensure_table(spark, path, QUARANTINE_SCHEMA)
+    return merge_into(spark, deduped, path, ["source_uri", "source_line", "reason"], update=False)["inserted"]

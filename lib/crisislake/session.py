@@ -1,0 +1,199 @@
+"""The one place a SparkSession is built.
+
+Locally the session runs ``local[*]`` with Delta enabled and the JVM packages (Delta, Spark NLP,
+hadoop-aws) resolved once from Maven Central into ``~/.cache/crisislake/jvm/<hash>/`` and then
+loaded from there as plain jars, so every later start is offline and skips Ivy. On a cluster
+(no master configured) it trusts the cluster's own configuration: EMR ships Delta, and the
+Spark NLP coordinates come from the cluster's spark-defaults.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+from crisislake.config import SparkSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+SUPPORTED_JAVA = (8, 11, 17, 21)
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+class SparkRuntimeError(RuntimeError):
+    """Spark cannot start here; the message says what to install or fix."""
+
+
+class JavaNotFoundError(SparkRuntimeError):
+    pass
+
+
+class JvmPackagesError(SparkRuntimeError):
+    pass
+
+
+def jvm_cache_root() -> Path:
+    return Path(os.environ.get("CRISISLAKE_JVM_CACHE", Path.home() / ".cache" / "crisislake" / "jvm"))
+
+
+def java_executable() -> Optional[str]:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("java")
+
+
+def parse_java_major(version_output: str) -> Optional[int]:
+    """Major Java version from ``java -version`` output.
+
+    >>> parse_java_major('openjdk version "17.0.15" 2025-04-15')
+    17
+    >>> parse_java_major('java version "1.8.0_412"')
+    8
+    """
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if not match:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2):
+        return int(match.group(2))
+    return major
+
+
+def check_java() -> int:
+    """Return the Java major version, or raise :class:`JavaNotFoundError` saying what to install."""
+    java = java_executable()
+    hint = "install a JDK 17 (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    if not java:
+        raise JavaNotFoundError(f"Java was not found on PATH or in JAVA_HOME: {hint}")
+    try:
+        proc = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise JavaNotFoundError(f"{java} -version failed ({exc}): {hint}") from exc
+    major = parse_java_major(proc.stderr + proc.stdout)
+    if major is None:
+        raise JavaNotFoundError(f"cannot read the Java version from {java}: {hint}")
+    if major not in SUPPORTED_JAVA:
+        raise JavaNotFoundError(
+            f"Java {major} at {java} is not supported by Spark 3.5 (needs one of "
+            f"{', '.join(map(str, SUPPORTED_JAVA))}): {hint}"
+        )
+    return major
+
+
+def _unresolved_lines(stderr: str) -> List[str]:
+    keep = []
+    for line in stderr.splitlines():
+        if re.search(r"unresolved dependency|not found|Server access error|UnknownHost|Connection refused|FAILED", line):
+            keep.append(line.strip(" :|"))
+    return keep[:12]
+
+
+def resolve_jvm_packages(packages: Sequence[str], timeout_s: int = 1800) -> List[str]:
+    """Resolve Maven coordinates once with Spark's own Ivy resolver and return the local jars.
+
+    The first call downloads from Maven Central into ``~/.cache/crisislake/jvm/<hash>``; later
+    calls read the ``resolved.json`` there and touch no network. Raises
+    :class:`JvmPackagesError` naming the coordinates that failed.
+    """
+    packages = sorted(p.strip() for p in packages if p.strip())
+    if not packages:
+        return []
+    key = hashlib.sha256("\n".join(packages).encode()).hexdigest()[:16]
+    root = jvm_cache_root() / key
+    marker = root / "resolved.json"
+    if marker.is_file():
+        jars = json.loads(marker.read_text())["jars"]
+        if all(Path(j).is_file() for j in jars):
+            return jars
+    import pyspark
+
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        noop = Path(tmp) / "noop.py"
+        noop.write_text("pass\n")
+        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+        cmd = [
+            str(spark_submit), "--master", "local[1]",
+            "--conf", f"spark.jars.ivy={root / 'ivy'}",
+            "--packages", ",".join(packages), str(noop),
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise JvmPackagesError(
+                f"resolving JVM packages {', '.join(packages)} from Maven Central timed out after {timeout_s}s"
+            ) from exc
+    jar_dir = root / "ivy" / "jars"
+    jars = sorted(str(p) for p in jar_dir.glob("*.jar")) if jar_dir.is_dir() else []
+    if proc.returncode != 0 or not jars:
+        detail = "; ".join(_unresolved_lines(proc.stderr)) or proc.stderr.strip()[-800:]
+        raise JvmPackagesError(
+            f"could not resolve JVM packages {', '.join(packages)} from Maven Central "
+            f"(cache {root}): {detail}"
+        )
+    marker.write_text(json.dumps({"packages": packages, "jars": jars}, indent=2))
+    return jars
+
+
+def spark_conf(settings: SparkSettings, jars: Sequence[str] = ()) -> dict:
+    """The Spark configuration the session is started with, as a plain dict."""
+    conf = dict(DELTA_CONF)
+    conf["spark.sql.shuffle.partitions"] = str(settings.shuffle_partitions)
+    if settings.master:
+        # Locally s3:// and s3a:// both go through S3A (on EMR, s3:// is EMRFS).
+        conf["spark.hadoop.fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+        if settings.driver_memory:
+            conf["spark.driver.memory"] = settings.driver_memory
+        if jars:
+            conf["spark.jars"] = ",".join(jars)
+    if settings.s3_endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = settings.s3_endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(settings.s3_endpoint.startswith("https")).lower()
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
+        )
+        conf["spark.hadoop.fs.s3a.change.detection.mode"] = "none"
+    conf.update(settings.conf)
+    return conf
+
+
+def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> "SparkSession":
+    """Start (or return) the SparkSession for these settings.
+
+    Locally this checks Java and the JVM packages first so a missing JDK or an unreachable Maven
+    Central fails with one clear line instead of a JVM stack trace.
+    """
+    from pyspark.sql import SparkSession
+
+    jars: List[str] = []
+    if settings.master:
+        check_java()
+        if settings.resolve_packages:
+            jars = resolve_jvm_packages(settings.packages)
+    builder = SparkSession.builder.appName(app_name or settings.app_name)
+    if settings.master:
+        builder = builder.master(settings.master)
+    for key, value in spark_conf(settings, jars).items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # py4j/launcher errors carry no useful first line
+        raise SparkRuntimeError(f"Spark failed to start ({type(exc).__name__}: {str(exc)[:300]})") from exc
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

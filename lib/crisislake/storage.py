@@ -1,0 +1,60 @@
+"""Small-file I/O on any Hadoop path (local, ``s3://``, ``s3a://``) through the session's FileSystem.
+
+Used for run records, manifests and sidecars so the same code works on disk and on S3 with the
+session's S3 settings. Large data goes through DataFrame readers/writers, never through here.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+
+def _fs_and_path(spark: "SparkSession", uri: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def exists(spark: "SparkSession", uri: str) -> bool:
+    fs, path = _fs_and_path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def write_text(spark: "SparkSession", uri: str, text: str) -> None:
+    """Write (overwrite) a small UTF-8 text file."""
+    fs, path = _fs_and_path(spark, uri)
+    out = fs.create(path, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+def read_text(spark: "SparkSession", uri: str) -> str:
+    fs, path = _fs_and_path(spark, uri)
+    stream = fs.open(path)
+    try:
+        jvm = spark.sparkContext._jvm
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
+
+
+def list_files(spark: "SparkSession", uri: str, recursive: bool = True) -> List[str]:
+    """Fully-qualified URIs of the files under ``uri`` (empty if it does not exist)."""
+    fs, path = _fs_and_path(spark, uri)
+    if not fs.exists(path):
+        return []
+    out = []
+    iterator = fs.listFiles(path, recursive)
+    while iterator.hasNext():
+        status = iterator.next()
+        out.append(str(status.getPath().toString()))
+    return sorted(out)
+
+
+def file_size(spark: "SparkSession", uri: str) -> int:
+    fs, path = _fs_and_path(spark, uri)
+    return int(fs.getFileStatus(path).getLen())

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Install what the Python venv cannot: a JDK for Spark and the PostgreSQL server used as the
+# local warehouse. Debian/Ubuntu packages; a no-op when both are present.
+set -euo pipefail
+
+need=()
+if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+  need+=(openjdk-17-jre-headless)
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+if [ "${#need[@]}" -eq 0 ]; then
+  exit 0
+fi
+echo "installing system packages: ${need[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "need root (or sudo) to install: ${need[*]}" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+# The Debian package starts its own cluster on 5432; crisislake runs a private one on another port.
+$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true

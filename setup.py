@@ -1,0 +1,30 @@
+"""Installs the ``crisislake`` package from ``lib/`` and its console command."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+about = {}
+exec((Path(__file__).parent / "lib" / "crisislake" / "__init__.py").read_text(), about)
+
+setup(
+    name="crisislake",
+    version=about["__version__"],
+    description="Humanitarian data lakehouse on Apache Spark",
+    package_dir={"": "lib"},
+    packages=find_packages("lib"),
+    include_package_data=True,
+    package_data={"crisislake": ["conf/*.json", "sql/*.sql"]},
+    python_requires=">=3.9",
+    install_requires=[
+        # EMR 7.x: Spark 3.5, Delta 3.3. Spark NLP 5.5.3 is the newest whose JVM artefact
+        # Maven Central serves here (every 6.x coordinate answers 404); see README.
+        "pyspark==3.5.5",
+        "delta-spark==3.3.2",
+        "spark-nlp==5.5.3",
+        "boto3==1.44.8",
+    ],
+    extras_require={
+        "local": ["numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0", "psycopg[binary]==3.3.9", "requests==2.34.2"],
+    },
+    entry_points={"console_scripts": ["crisislake=crisislake.cli:main"]},
+)

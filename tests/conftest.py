@@ -1,0 +1,66 @@
+"""Shared fixtures: one local SparkSession for the whole run, and the local services."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT / "scripts"))
+# moto accepts any credentials; these exist only for the loopback endpoint.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    """moto in server mode on 127.0.0.1 (S3, EMR, Redshift Data API over real HTTP)."""
+    import devservices
+
+    return devservices.ensure_moto()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The project's PostgreSQL server on 127.0.0.1."""
+    import devservices
+
+    return devservices.ensure_postgres()
+
+
+@pytest.fixture(scope="session")
+def spark(s3_endpoint):
+    """One local SparkSession (Delta, Spark NLP and hadoop-aws on the classpath), S3A on moto."""
+    from crisislake.config import load_config
+    from crisislake.session import build_spark
+
+    config = load_config("local", overrides=[
+        "spark.shuffle_partitions=2",
+        "spark.driver_memory=3g",
+        f"spark.s3_endpoint={s3_endpoint}",
+    ], environ={})
+    session = build_spark(config.spark, app_name="crisislake-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def lake(tmp_path) -> str:
+    """A fresh local lake root for one test."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    return str(root)
+
+
+@pytest.fixture()
+def config(lake):
+    """The local config pointed at a per-test lake (no environment overrides)."""
+    from crisislake.config import load_config
+
+    return load_config("local", lake_root=lake, overrides=["spark.shuffle_partitions=2"], environ={})
