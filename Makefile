@@ -18,7 +18,7 @@ $(STAMP): requirements-dev.txt setup.py
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -c "from crisislake.config import load_config; from crisislake.session import resolve_jvm_packages; print(len(resolve_jvm_packages(load_config('local').spark.packages)), 'JVM jars cached')"
+	$(PY) -m crisislake.session
 	touch $(STAMP)
 
 setup: $(STAMP) ## virtualenv, Python deps, Java/PostgreSQL if missing, JVM packages (cached)

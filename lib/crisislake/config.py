@@ -36,6 +36,7 @@ class SparkSettings:
     driver_memory: str = ""
     resolve_packages: bool = True
     packages: List[str] = field(default_factory=list)
+    package_excludes: List[str] = field(default_factory=list)
     s3_endpoint: str = ""
     conf: Dict[str, str] = field(default_factory=dict)
 

@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 STEPS: List[Tuple[str, str]] = [
     ("ingest-tweets", "crisislake.tweets.job"),
     ("ingest-hdx", "crisislake.hdx.ingest_job"),
-    ("build-marts", "crisislake.marts.job"),
     ("classify", "crisislake.nlp.classify_job"),
     ("dedup", "crisislake.dedup.job"),
     ("incidents", "crisislake.dedup.incidents_job"),
+    ("build-marts", "crisislake.marts.job"),
     ("export", "crisislake.warehouse.export_job"),
     ("load", "crisislake.warehouse.load_job"),
 ]

@@ -97,12 +97,14 @@ def check_java() -> int:
 def _unresolved_lines(stderr: str) -> List[str]:
     keep = []
     for line in stderr.splitlines():
-        if re.search(r"unresolved dependency|not found|Server access error|UnknownHost|Connection refused|FAILED", line):
+        if "repos.spark-packages.org" in line:  # Spark's second default resolver; noise offline
+            continue
+        if re.search(r"unresolved dependency|: not found|Server access error|UnknownHost|Connection refused|FAILED", line):
             keep.append(line.strip(" :|"))
     return keep[:12]
 
 
-def resolve_jvm_packages(packages: Sequence[str], timeout_s: int = 1800) -> List[str]:
+def resolve_jvm_packages(packages: Sequence[str], excludes: Sequence[str] = (), timeout_s: int = 1800) -> List[str]:
     """Resolve Maven coordinates once with Spark's own Ivy resolver and return the local jars.
 
     The first call downloads from Maven Central into ``~/.cache/crisislake/jvm/<hash>``; later
@@ -110,9 +112,10 @@ def resolve_jvm_packages(packages: Sequence[str], timeout_s: int = 1800) -> List
     :class:`JvmPackagesError` naming the coordinates that failed.
     """
     packages = sorted(p.strip() for p in packages if p.strip())
+    excludes = sorted(e.strip() for e in excludes if e.strip())
     if not packages:
         return []
-    key = hashlib.sha256("\n".join(packages).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join(packages + ["--exclude"] + excludes).encode()).hexdigest()[:16]
     root = jvm_cache_root() / key
     marker = root / "resolved.json"
     if marker.is_file():
@@ -126,12 +129,18 @@ def resolve_jvm_packages(packages: Sequence[str], timeout_s: int = 1800) -> List
     with tempfile.TemporaryDirectory() as tmp:
         noop = Path(tmp) / "noop.py"
         noop.write_text("pass\n")
-        env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+        env = dict(
+            os.environ, SPARK_HOME=str(spark_submit.parent.parent),
+            PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+        )
         cmd = [
             str(spark_submit), "--master", "local[1]",
             "--conf", f"spark.jars.ivy={root / 'ivy'}",
-            "--packages", ",".join(packages), str(noop),
+            "--packages", ",".join(packages),
         ]
+        if excludes:
+            cmd += ["--exclude-packages", ",".join(excludes)]
+        cmd.append(str(noop))
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
         except subprocess.TimeoutExpired as exc:
@@ -185,7 +194,7 @@ def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> "Spa
     if settings.master:
         check_java()
         if settings.resolve_packages:
-            jars = resolve_jvm_packages(settings.packages)
+            jars = resolve_jvm_packages(settings.packages, settings.package_excludes)
     builder = SparkSession.builder.appName(app_name or settings.app_name)
     if settings.master:
         builder = builder.master(settings.master)
@@ -197,3 +206,21 @@ def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> "Spa
         raise SparkRuntimeError(f"Spark failed to start ({type(exc).__name__}: {str(exc)[:300]})") from exc
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _prefetch_main() -> int:
+    """``python -m crisislake.session``: resolve the local JVM packages into the cache now."""
+    from crisislake.config import load_config
+
+    settings = load_config("local").spark
+    try:
+        jars = resolve_jvm_packages(settings.packages, settings.package_excludes)
+    except SparkRuntimeError as exc:
+        print(f"crisislake: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(jars)} JVM jars cached under {jvm_cache_root()}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_prefetch_main())
