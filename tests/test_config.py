@@ -1,5 +1,4 @@
 import pytest
-
 from crisislake.config import ConfigError, join_uri, load_config
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
-from pyspark.sql import DataFrame, functions as F, types as T
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -20,7 +22,7 @@ QUARANTINE_SCHEMA = T.StructType(
 )
 
 
-def is_delta_table(spark: "SparkSession", path: str) -> bool:
+def is_delta_table(spark: SparkSession, path: str) -> bool:
     from delta.tables import DeltaTable
 
     try:
@@ -29,7 +31,7 @@ def is_delta_table(spark: "SparkSession", path: str) -> bool:
         return False
 
 
-def ensure_table(spark: "SparkSession", path: str, schema: T.StructType, partition_by: Sequence[str] = ()) -> None:
+def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by: Sequence[str] = ()) -> None:
     """Create an empty Delta table at ``path`` with ``schema`` unless one is there."""
     from delta.tables import DeltaTable
 
@@ -40,7 +42,7 @@ def ensure_table(spark: "SparkSession", path: str, schema: T.StructType, partiti
 
 
 def merge_into(
-    spark: "SparkSession",
+    spark: SparkSession,
     source: DataFrame,
     path: str,
     keys: Sequence[str],
@@ -59,12 +61,15 @@ def merge_into(
 
     ensure_table(spark, path, source.schema, partition_by)
     target = DeltaTable.forPath(spark, path)
+    version_before = target.history(1).select("version").first()[0]
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     merge = target.alias("t").merge(source.alias("s"), condition)
     if update:
         merge = merge.whenMatchedUpdateAll(condition=update_condition)
     merge.whenNotMatchedInsertAll().execute()
-    metrics = target.history(1).select("operationMetrics").first()[0] or {}
+    last = target.history(1).select("version", "operationMetrics").first()
+    # A MERGE with nothing to write makes no commit: then the last entry is an older one.
+    metrics = (last[1] or {}) if last[0] != version_before else {}
     return {
         "inserted": int(metrics.get("numTargetRowsInserted", 0)),
         "updated": int(metrics.get("numTargetRowsUpdated", 0)),
@@ -84,7 +89,7 @@ def to_quarantine(df: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def write_quarantine(spark: "SparkSession", rows: DataFrame, path: str) -> int:
+def write_quarantine(spark: SparkSession, rows: DataFrame, path: str) -> int:
     """MERGE quarantine rows on (source_uri, source_line, reason): a re-run adds none twice.
 
     Returns the number of rows newly quarantined.

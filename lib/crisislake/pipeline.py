@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from crisislake.config import Config
 
@@ -58,7 +58,7 @@ def stage_sample(sample_dir: str, lake_root: str) -> int:
     return copied
 
 
-def select_steps(steps_arg: str = None) -> List[Tuple[str, str]]:
+def select_steps(steps_arg: Optional[str] = None) -> List[Tuple[str, str]]:
     if not steps_arg:
         return list(STEPS)
     wanted = [s.strip() for s in steps_arg.split(",") if s.strip()]

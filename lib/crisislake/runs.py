@@ -47,7 +47,7 @@ def run_record_uri(runs_zone: str, run_id: str) -> str:
     return f"{runs_zone.rstrip('/')}/{run_id}.json"
 
 
-def write_step_record(spark: "SparkSession", runs_zone: str, record: StepRecord) -> str:
+def write_step_record(spark: SparkSession, runs_zone: str, record: StepRecord) -> str:
     """Merge ``record`` into ``_runs/<run_id>.json`` (one file per run, one entry per step)."""
     uri = run_record_uri(runs_zone, record.run_id)
     existing: Dict[str, Any] = {"run_id": record.run_id, "steps": {}}
@@ -60,7 +60,7 @@ def write_step_record(spark: "SparkSession", runs_zone: str, record: StepRecord)
 
 
 @contextmanager
-def run_step(spark: "SparkSession", runs_zone: str, run_id: str, step: str) -> Iterator[StepRecord]:
+def run_step(spark: SparkSession, runs_zone: str, run_id: str, step: str) -> Iterator[StepRecord]:
     """Time a step and write its record at the end, also when it fails (then re-raise)."""
     record = StepRecord(step=step, run_id=run_id)
     start = time.monotonic()

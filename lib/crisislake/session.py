@@ -182,7 +182,7 @@ def spark_conf(settings: SparkSettings, jars: Sequence[str] = ()) -> dict:
     return conf
 
 
-def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> "SparkSession":
+def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> SparkSession:
     """Start (or return) the SparkSession for these settings.
 
     Locally this checks Java and the JVM packages first so a missing JDK or an unreachable Maven

@@ -11,18 +11,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 
-def _fs_and_path(spark: "SparkSession", uri: str):
+def _fs_and_path(spark: SparkSession, uri: str):
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
 
 
-def exists(spark: "SparkSession", uri: str) -> bool:
+def exists(spark: SparkSession, uri: str) -> bool:
     fs, path = _fs_and_path(spark, uri)
     return bool(fs.exists(path))
 
 
-def write_text(spark: "SparkSession", uri: str, text: str) -> None:
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
     """Write (overwrite) a small UTF-8 text file."""
     fs, path = _fs_and_path(spark, uri)
     out = fs.create(path, True)
@@ -32,7 +32,7 @@ def write_text(spark: "SparkSession", uri: str, text: str) -> None:
         out.close()
 
 
-def read_text(spark: "SparkSession", uri: str) -> str:
+def read_text(spark: SparkSession, uri: str) -> str:
     fs, path = _fs_and_path(spark, uri)
     stream = fs.open(path)
     try:
@@ -42,7 +42,7 @@ def read_text(spark: "SparkSession", uri: str) -> str:
         stream.close()
 
 
-def list_files(spark: "SparkSession", uri: str, recursive: bool = True) -> List[str]:
+def list_files(spark: SparkSession, uri: str, recursive: bool = True) -> List[str]:
     """Fully-qualified URIs of the files under ``uri`` (empty if it does not exist)."""
     fs, path = _fs_and_path(spark, uri)
     if not fs.exists(path):
@@ -55,6 +55,6 @@ def list_files(spark: "SparkSession", uri: str, recursive: bool = True) -> List[
     return sorted(out)
 
 
-def file_size(spark: "SparkSession", uri: str) -> int:
+def file_size(spark: SparkSession, uri: str) -> int:
     fs, path = _fs_and_path(spark, uri)
     return int(fs.getFileStatus(path).getLen())
