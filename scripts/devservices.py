@@ -56,6 +56,16 @@ def _as_pg_user(cmd: list) -> list:
     return cmd
 
 
+def _pg_data_dir() -> Path:
+    """Where the cluster lives. As root it runs as ``postgres``, which may not be able to enter a
+    checkout under a private folder, so it goes under /var/tmp instead."""
+    if os.environ.get("CRISISLAKE_PG_DATA"):
+        return Path(os.environ["CRISISLAKE_PG_DATA"])
+    if os.geteuid() == 0:
+        return Path("/var/tmp") / f"crisislake-pg-{PG_PORT}"
+    return STATE / "pg"
+
+
 def postgres_url() -> str:
     return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{PG_DB}"
 
@@ -65,10 +75,7 @@ def ensure_postgres() -> str:
     if _port_open(PG_PORT):
         return postgres_url()
     bindir = _pg_bindir()
-    data = STATE / "pg"
-    STATE.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        os.chmod(STATE, 0o755)
+    data = _pg_data_dir()
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
@@ -103,7 +110,7 @@ def ensure_postgres() -> str:
 
 
 def stop_postgres() -> None:
-    data = STATE / "pg"
+    data = _pg_data_dir()
     if (data / "postmaster.pid").exists():
         subprocess.run(_as_pg_user([str(_pg_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
 
