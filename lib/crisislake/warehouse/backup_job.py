@@ -122,9 +122,13 @@ def restore_table(client, cluster_id: str, snapshot_id: str, database: str, sche
     return status
 
 
-def list_snapshots(client, cluster_id: str) -> List[Dict[str, object]]:
+def list_snapshots(client, cluster_id: str, snapshot_type: str = "") -> List[Dict[str, object]]:
+    """The cluster's snapshots (``snapshot_type``: ``manual``, ``automated`` or all)."""
+    kwargs = {"ClusterIdentifier": cluster_id}
+    if snapshot_type:
+        kwargs["SnapshotType"] = snapshot_type
     out = []
-    for page in client.get_paginator("describe_cluster_snapshots").paginate(ClusterIdentifier=cluster_id):
+    for page in client.get_paginator("describe_cluster_snapshots").paginate(**kwargs):
         for s in page.get("Snapshots", []):
             out.append({"id": s["SnapshotIdentifier"], "type": s.get("SnapshotType"), "status": s.get("Status"),
                         "created": str(s.get("SnapshotCreateTime", "")),
