@@ -401,9 +401,17 @@ def spark_schema(t: Table):
     """The Spark ``StructType`` an export of ``t`` must have (names, order, types, nullability)."""
     from pyspark.sql import types as T
 
-    return T.StructType([
-        T.StructField(c.name, T._parse_datatype_string(c.type.spark()), c.nullable) for c in t.columns
-    ])
+    simple = {
+        "bigint": T.LongType(), "integer": T.IntegerType(), "smallint": T.ShortType(), "double": T.DoubleType(),
+        "boolean": T.BooleanType(), "date": T.DateType(), "timestamptz": T.TimestampType(), "varchar": T.StringType(),
+    }
+
+    def spark_type(sql_type: SqlType):
+        if sql_type.kind == "decimal":
+            return T.DecimalType(sql_type.precision, sql_type.scale)
+        return simple[sql_type.kind]
+
+    return T.StructType([T.StructField(c.name, spark_type(c.type), c.nullable) for c in t.columns])
 
 
 def arrow_type_matches(sql_type: SqlType, arrow_type) -> bool:
