@@ -20,8 +20,13 @@ from typing import Any, Dict, List, Optional
 from crisislake.config import Config
 from crisislake.emr.build import BuildError, build_dist, dist_files, git_version, project_root, read_dist_version
 from crisislake.emr.request import (
-    PlanError, SubmitPlan, build_add_steps_request, build_run_job_flow_request, emr_s3_uri,
-    estimate_hourly_cost, select_plan_steps,
+    PlanError,
+    SubmitPlan,
+    build_add_steps_request,
+    build_run_job_flow_request,
+    emr_s3_uri,
+    estimate_hourly_cost,
+    select_plan_steps,
 )
 from crisislake.emr.settings import MARKETS, EmrSettings, EmrSettingsError, load_emr_settings
 
@@ -136,8 +141,15 @@ def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, v
 
 def submit_command(args: argparse.Namespace, config: Config) -> int:
     from crisislake.emr.submit import (
-        AwsClients, SubmitError, WaitSettings, add_steps, check_bucket, check_roles, launch_cluster,
-        upload_dist, wait_for_steps,
+        AwsClients,
+        SubmitError,
+        WaitSettings,
+        add_steps,
+        check_bucket,
+        check_roles,
+        launch_cluster,
+        upload_dist,
+        wait_for_steps,
     )
 
     root = project_root()

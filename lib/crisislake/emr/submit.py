@@ -36,8 +36,13 @@ def _print(line: str) -> None:
 def describe_aws_error(exc: BaseException, doing: str) -> str:
     """One line saying what failed and what to do, for any botocore/boto3 error."""
     from botocore.exceptions import (
-        ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError,
-        ParamValidationError, PartialCredentialsError, WaiterError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ParamValidationError,
+        PartialCredentialsError,
+        WaiterError,
     )
 
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
