@@ -1,0 +1,1 @@
+"""HDX / ACLED: the CKAN scraper (plain Python), CSV ingestion into curated conflict tables (Spark)."""
