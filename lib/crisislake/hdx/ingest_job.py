@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
 from crisislake.config import Config
 from crisislake.hdx.layout import ACLED_COLUMNS, EVENTS, MONTHLY, MONTHLY_COLUMNS, PCODE_COLUMNS, PCODES, LayoutError
-from crisislake.hdx.raw_io import RawResource, list_raw_resources, read_records, sniff_layout
+from crisislake.hdx.raw_io import list_raw_resources, read_records, sniff_layout
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -70,13 +70,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def pipeline_step(spark: "SparkSession", config: Config, run_id: str) -> dict:
+def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
     return ingest_hdx(spark, config, run_id)
 
 
 # --- orchestration ---------------------------------------------------------------------------
 
-def ingest_hdx(spark: "SparkSession", config: Config, run_id: str, options: IngestOptions = None) -> dict:
+def ingest_hdx(spark: SparkSession, config: Config, run_id: str, options: IngestOptions = None) -> dict:
     """Ingest the newest retrieval of every raw HDX resource; return a short summary."""
     from crisislake.runs import run_step
 
@@ -84,7 +84,7 @@ def ingest_hdx(spark: "SparkSession", config: Config, run_id: str, options: Inge
     raw_uri = options.raw_uri or f"{config.zone('raw')}/hdx"
     with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
         listing = list_raw_resources(spark, raw_uri)
-        frames: Dict[str, List["DataFrame"]] = {EVENTS: [], MONTHLY: [], PCODES: []}
+        frames: Dict[str, List[DataFrame]] = {EVENTS: [], MONTHLY: [], PCODES: []}
         full_export_scopes: List[str] = []
         bad_files: List[Tuple[str, str, str]] = []
         skipped: List[str] = []
@@ -136,11 +136,11 @@ def ingest_hdx(spark: "SparkSession", config: Config, run_id: str, options: Inge
     }
 
 
-def _union(frames: Sequence["DataFrame"]) -> "DataFrame":
+def _union(frames: Sequence[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def _reconcile(parsed: "DataFrame", keys: Sequence[str]) -> Dict[str, int]:
+def _reconcile(parsed: DataFrame, keys: Sequence[str]) -> Dict[str, int]:
     """One action: records, valid rows and valid distinct keys (duplicates = valid - distinct)."""
     from pyspark.sql import functions as F
 
@@ -161,7 +161,7 @@ def _reconcile(parsed: "DataFrame", keys: Sequence[str]) -> Dict[str, int]:
 
 
 def _write(
-    spark: "SparkSession", config: Config, run_id: str, table: str, parsed: "DataFrame", current: "DataFrame",
+    spark: SparkSession, config: Config, run_id: str, table: str, parsed: DataFrame, current: DataFrame,
     keys: Sequence[str], content: Sequence[str],
 ) -> Dict[str, object]:
     from crisislake import delta_io
@@ -181,7 +181,7 @@ def _write(
 
 
 def ingest_events(
-    spark: "SparkSession", config: Config, run_id: str, frames: Sequence["DataFrame"],
+    spark: SparkSession, config: Config, run_id: str, frames: Sequence[DataFrame],
     full_export_scopes: Sequence[str], mark_deletions: bool = True,
 ) -> dict:
     from pyspark import StorageLevel
@@ -221,7 +221,7 @@ def ingest_events(
         parsed.unpersist()
 
 
-def ingest_monthly(spark: "SparkSession", config: Config, run_id: str, frames: Sequence["DataFrame"]) -> dict:
+def ingest_monthly(spark: SparkSession, config: Config, run_id: str, frames: Sequence[DataFrame]) -> dict:
     from pyspark import StorageLevel
 
     from crisislake import delta_io
@@ -248,7 +248,7 @@ def ingest_monthly(spark: "SparkSession", config: Config, run_id: str, frames: S
         parsed.unpersist()
 
 
-def ingest_pcodes(spark: "SparkSession", config: Config, run_id: str, frames: Sequence["DataFrame"]) -> dict:
+def ingest_pcodes(spark: SparkSession, config: Config, run_id: str, frames: Sequence[DataFrame]) -> dict:
     from pyspark import StorageLevel
 
     from crisislake.hdx import transforms as tr
@@ -268,7 +268,7 @@ def ingest_pcodes(spark: "SparkSession", config: Config, run_id: str, frames: Se
         parsed.unpersist()
 
 
-def quarantine_files(spark: "SparkSession", config: Config, run_id: str, bad_files: Sequence[Tuple[str, str, str]]) -> int:
+def quarantine_files(spark: SparkSession, config: Config, run_id: str, bad_files: Sequence[Tuple[str, str, str]]) -> int:
     """Whole files that cannot be ingested -> ``quarantine/hdx_files`` (source_line null)."""
     from pyspark.sql import types as T
 

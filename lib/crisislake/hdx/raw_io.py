@@ -75,7 +75,7 @@ def _parts_after_hdx(uri: str) -> Optional[Tuple[str, str, str]]:
     return dataset, resource_id, retrieved_at
 
 
-def list_raw_resources(spark: "SparkSession", raw_hdx_uri: str) -> RawListing:
+def list_raw_resources(spark: SparkSession, raw_hdx_uri: str) -> RawListing:
     """The newest published retrieval of every resource under ``raw_hdx_uri``.
 
     One small read per sidecar through the session's FileSystem (local or S3).
@@ -109,7 +109,7 @@ def _local_path(uri: str) -> Optional[str]:
     return None
 
 
-def iter_bytes(spark: "SparkSession", uri: str, chunk_bytes: int = CHUNK_BYTES, limit: int = 0) -> Iterator[bytes]:
+def iter_bytes(spark: SparkSession, uri: str, chunk_bytes: int = CHUNK_BYTES, limit: int = 0) -> Iterator[bytes]:
     """Stream a file's bytes in chunks (local files directly, others through Hadoop's FileSystem).
 
     ``limit`` > 0 stops after that many bytes. Memory is bounded by ``chunk_bytes``.
@@ -146,7 +146,7 @@ def iter_bytes(spark: "SparkSession", uri: str, chunk_bytes: int = CHUNK_BYTES, 
         stream.close()
 
 
-def sniff_layout(spark: "SparkSession", uri: str, scan_limit_bytes: int = 0) -> Tuple[FileLayout, Optional[str]]:
+def sniff_layout(spark: SparkSession, uri: str, scan_limit_bytes: int = 0) -> Tuple[FileLayout, Optional[str]]:
     """Detect encoding and column layout; return them with the file's sha256 when it was read whole.
 
     The encoding scan reads up to ``scan_limit_bytes`` (0 = the whole file, in bounded chunks) on
@@ -171,8 +171,8 @@ def sniff_layout(spark: "SparkSession", uri: str, scan_limit_bytes: int = 0) -> 
 
 
 def read_records(
-    spark: "SparkSession", resource: RawResource, layout: FileLayout, target_columns: Sequence[str]
-) -> "DataFrame":
+    spark: SparkSession, resource: RawResource, layout: FileLayout, target_columns: Sequence[str]
+) -> DataFrame:
     """Parse one file with Spark's CSV reader into string ``target_columns`` plus lineage.
 
     ``multiLine`` keeps quoted newlines (ACLED notes have them) inside their record; it also makes
@@ -180,7 +180,8 @@ def read_records(
     0..n-1 in file order (the record number becomes ``source_line``). Big exports therefore parse
     one task per file; parallelism comes from the number of files.
     """
-    from pyspark.sql import functions as F, types as T
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     schema = T.StructType(
         [T.StructField(f"_c{i}", T.StringType(), True) for i in range(layout.n_columns)]

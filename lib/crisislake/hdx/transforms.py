@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Iterable, List, Sequence
 
-from pyspark.sql import Column, DataFrame, Window, functions as F, types as T
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from crisislake.hdx.layout import ACLED_COLUMNS
 

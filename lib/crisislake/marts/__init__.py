@@ -1,0 +1,1 @@
+"""Analyst marts: Parquet tables partitioned by year, rebuilt from curated/enriched on each run."""
