@@ -131,7 +131,8 @@ def ingest_hdx(spark: SparkSession, config: Config, run_id: str, options: Ingest
         "files": len(listing.latest),
         "files_quarantined": len(bad_files),
         "skipped_not_csv": len(skipped),
-        **{k: {c: v.get(c, 0) for c in ("records", "written", "duplicates", "quarantined", "marked_deleted")
+        **{k: {c: v.get(c, 0) for c in ("records", "written", "duplicates", "quarantined", "inserted", "updated",
+                                            "marked_deleted")
                if c in v} for k, v in summary.items()},
     }
 
@@ -171,10 +172,12 @@ def _write(
     merge = delta_io.merge_into(
         spark, current, config.table("curated", table), list(keys), update_condition=changed_condition(content)
     )
-    bad = parsed.filter("reason IS NOT NULL")
-    counts["quarantined"] = delta_io.write_quarantine(
-        spark, delta_io.to_quarantine(bad, run_id), config.table("quarantine", table)
-    )
+    counts["quarantined"] = 0
+    if counts["quarantined_rows"]:  # skip a MERGE (and an empty quarantine table) when nothing failed
+        bad = parsed.filter("reason IS NOT NULL")
+        counts["quarantined"] = delta_io.write_quarantine(
+            spark, delta_io.to_quarantine(bad, run_id), config.table("quarantine", table)
+        )
     counts["merge"] = merge
     counts["inserted"], counts["updated"] = merge["inserted"], merge["updated"]
     return counts
