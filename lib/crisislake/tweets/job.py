@@ -1,0 +1,196 @@
+"""``crisislake ingest-tweets``: raw tweet dumps -> ``curated/tweets`` (Delta), batch or streaming.
+
+Batch: list ``raw/tweets/`` (or ``--raw``), read every file, MERGE the tweets on ``tweet_id``,
+quarantine what cannot be used, and reconcile: records read = new + duplicates + quarantined.
+Streaming (``--stream``): a file stream over the same prefix only discovers new files (its
+checkpoint remembers which); each micro-batch runs the batch ingest on exactly those files.
+The MERGE makes a replayed micro-batch (after a crash between the Delta commit and the
+checkpoint commit) a no-op, so a restart neither loses nor duplicates tweets.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from crisislake.config import Config, join_uri
+from crisislake.runs import StepRecord, run_step
+from crisislake.tweets import io, transforms
+from crisislake.tweets.parse import split_lines
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+STEP = "ingest-tweets"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--raw", default=None, help="raw tweet prefix (default: <lake>/raw/tweets)")
+    parser.add_argument("--stream", action="store_true", help="Structured Streaming over the raw prefix")
+    parser.add_argument(
+        "--trigger-interval", default=None, metavar="INTERVAL",
+        help="with --stream: run continuously with this processing-time trigger, e.g. '1 minute' "
+             "(default: availableNow, i.e. process what is there and stop)",
+    )
+    parser.add_argument("--checkpoint", default=None, help="stream checkpoint (default: <lake>/_checkpoints/ingest_tweets)")
+    parser.add_argument("--max-files-per-trigger", type=int, default=None, help="with --stream: files per micro-batch")
+
+
+def default_raw(config: Config) -> str:
+    return join_uri(config.zone("raw"), "tweets")
+
+
+def default_checkpoint(config: Config) -> str:
+    return join_uri(config.lake_root, "_checkpoints", "ingest_tweets")
+
+
+def ingest_files(
+    spark: SparkSession, files: Sequence[str], tweets_path: str, quarantine_path: str, run_id: str
+) -> Dict[str, Any]:
+    """Ingest exactly ``files``; return the reconciliation counts.
+
+    Spark actions, in order: (1) the JVM pass over JSON files, cached at tweet width (raw JSON
+    is kept only for bad records), which also tells which files the JVM could not finish;
+    (2) the Python pass over those and CSV files; (3) one aggregate for the counts; (4) the
+    MERGE; (5) the quarantine MERGE. The driver only collects file names and counts.
+    """
+    json_files, csv_files = io.split_by_format(files)
+    fast = io.read_json_files(spark, json_files).transform(split_lines).transform(transforms.to_records(run_id))
+    fast = fast.persist()
+    seen = io.files_seen(fast) if json_files else set()
+    # Files the JVM could not finish (or that hold no record at all) go through Python.
+    slow_files = [f for f in json_files if io.normalise_uri(f) not in seen] + list(csv_files)
+    records = fast
+    slow = None
+    if slow_files:
+        log.info("reading %d file(s) with the tolerant Python reader", len(slow_files))
+        slow = io.read_files_tolerant(spark, slow_files).transform(transforms.to_records(run_id)).persist()
+        records = fast.unionByName(slow)
+    try:
+        totals = records.agg(
+            F.count(F.lit(1)).alias("read"),
+            F.count(F.col("reason")).alias("quarantined"),
+            F.countDistinct(F.when(F.col("reason").isNull(), F.col("tweet_id"))).alias("distinct"),
+        ).first()
+        tweets = transforms.pick_richest(transforms.select_tweets(records))
+        merged = io.write_tweets(spark, tweets, tweets_path)
+        quarantined_new = 0
+        if totals["quarantined"]:
+            quarantined_new = io.write_quarantine(spark, transforms.select_quarantine(records), quarantine_path, run_id)
+    finally:
+        fast.unpersist()
+        if slow is not None:
+            slow.unpersist()
+    read, bad, distinct = int(totals["read"]), int(totals["quarantined"]), int(totals["distinct"])
+    new = merged["inserted"]
+    return {
+        "files_read": len(files),
+        "files_read_by_python": len(slow_files),
+        "records_read": read,
+        "new_rows": new,
+        # same tweet twice in this input, plus tweets already in the table
+        "duplicates": (read - bad - distinct) + (distinct - new),
+        "duplicates_in_input": read - bad - distinct,
+        "already_present": distinct - new,
+        "replaced_by_richer": merged["updated"],
+        "quarantined": bad,
+        "quarantine_rows_added": quarantined_new,
+    }
+
+
+def _fill_record(record: StepRecord, counts: Dict[str, Any], raw: str, tweets_path: str, quarantine_path: str) -> None:
+    record.read = {"uri": raw, "files": counts["files_read"], "records": counts["records_read"]}
+    record.wrote = {tweets_path: counts["new_rows"]}
+    record.quarantined = {quarantine_path: counts["quarantined"]}
+    record.counts = counts
+
+
+def ingest(spark: SparkSession, config: Config, run_id: str, raw: Optional[str] = None) -> Dict[str, Any]:
+    """Batch ingest of everything under ``raw`` (default ``<lake>/raw/tweets``)."""
+    raw = raw or default_raw(config)
+    tweets_path = config.table("curated", "tweets")
+    quarantine_path = config.table("quarantine", "tweets")
+    with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
+        files = io.list_raw_files(spark, raw)
+        counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id)
+        _fill_record(record, counts, raw, tweets_path, quarantine_path)
+    return counts
+
+
+def start_stream(
+    spark: SparkSession,
+    config: Config,
+    run_id: str,
+    raw: Optional[str] = None,
+    checkpoint: Optional[str] = None,
+    trigger_interval: Optional[str] = None,
+    max_files_per_trigger: Optional[int] = None,
+):
+    """Start the streaming ingest and return the ``StreamingQuery``.
+
+    The stream reads only file *names* (``binaryFile`` with the content column pruned) and
+    the checkpoint records which files each micro-batch took; ``foreachBatch`` hands those
+    names to :func:`ingest_files`. Each micro-batch writes its own step record
+    (``ingest-tweets:batch-<id>``) to ``_runs/<run_id>.json``.
+    """
+    raw = raw or default_raw(config)
+    checkpoint = checkpoint or default_checkpoint(config)
+    tweets_path = config.table("curated", "tweets")
+    quarantine_path = config.table("quarantine", "tweets")
+    reader = spark.readStream.format("binaryFile").option("recursiveFileLookup", "true")
+    if max_files_per_trigger:
+        reader = reader.option("maxFilesPerTrigger", str(max_files_per_trigger))
+    names = reader.load(raw).select("path")
+
+    def process(batch_df: DataFrame, batch_id: int) -> None:
+        files = sorted(r[0] for r in batch_df.collect())  # file names only: one small row per file
+        files = [f for f in files if not f.rsplit("/", 1)[-1].startswith(io.SKIP_PREFIXES)]
+        if not files:
+            return
+        with run_step(spark, config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:
+            counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id)
+            _fill_record(record, counts, raw, tweets_path, quarantine_path)
+        print(_summary_line(counts, f"batch {batch_id}"), flush=True)
+
+    writer = names.writeStream.foreachBatch(process).option("checkpointLocation", checkpoint)
+    if trigger_interval:
+        writer = writer.trigger(processingTime=trigger_interval)
+    else:
+        writer = writer.trigger(availableNow=True)
+    return writer.start()
+
+
+def _summary_line(counts: Dict[str, Any], what: str = "ingest-tweets") -> str:
+    return (
+        f"{what}: files read {counts['files_read']}, records read {counts['records_read']} = "
+        f"new {counts['new_rows']} + duplicates {counts['duplicates']} + quarantined {counts['quarantined']}"
+    )
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from crisislake.session import build_spark
+
+    spark = build_spark(config.spark, app_name=f"crisislake-{STEP}")
+    try:
+        if args.stream:
+            query = start_stream(spark, config, args.run_id, args.raw, args.checkpoint,
+                                 args.trigger_interval, args.max_files_per_trigger)
+            query.awaitTermination()
+        else:
+            counts = ingest(spark, config, args.run_id, args.raw)
+            print(_summary_line(counts))
+            print(json.dumps(counts, sort_keys=True))
+    finally:
+        spark.stop()
+    print(f"run record: {config.zone('_runs')}/{args.run_id}.json")
+    return 0
+
+
+def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> Dict[str, Any]:
+    counts = ingest(spark, config, run_id)
+    return {k: counts[k] for k in ("files_read", "records_read", "new_rows", "duplicates", "quarantined")}
