@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from crisislake.config import Config
-from crisislake.emr.build import BuildError, build_dist, dist_files, git_version, project_root, read_dist_version
+from crisislake.emr.build import (
+    RUN_CONFIG,
+    BuildError,
+    build_dist,
+    dist_files,
+    git_version,
+    project_root,
+    read_dist_version,
+)
 from crisislake.emr.request import (
     PlanError,
     SubmitPlan,
@@ -74,7 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     submit.add_argument("--region", default=None, help="AWS region (default: emr/cluster.json, then AWS_DEFAULT_REGION)")
     submit.add_argument("--endpoint-url", default=None, help="send AWS calls here (a local stand-in, e.g. moto)")
     submit.add_argument("--poll-seconds", type=int, default=None, help="waiter delay (default: emr/steps.json)")
-    submit.add_argument("--run-config", default="aws.json", help="the conf/ file the steps run with")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -132,8 +139,9 @@ def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, v
         lake_root=lake_root,
         code_root=code_root,
         steps=select_plan_steps(STEPS, args.steps),
-        env=config.env,
-        run_config=args.run_config,
+        # Steps always run with the shipped conf/aws.json, whatever env the submitter used.
+        env="aws",
+        run_config=RUN_CONFIG,
         overrides=list(getattr(args, "overrides", []) or []),
         cluster_id=args.cluster_id,
     )
