@@ -183,41 +183,63 @@ def file_count(rows: int, row_bytes: int, slice_count: int, target_file_mb: int)
 
 
 def write_export(
-    spark: SparkSession, df: DataFrame, table: m.Table, out_dir: str, slice_count: int, target_file_mb: int
+    spark: SparkSession, df: DataFrame, table: m.Table, out_dir: str, slice_count: int, target_file_mb: int,
+    rows: int,
 ) -> Dict[str, int]:
-    """Write ``df`` as Parquet under ``out_dir`` (replacing it) plus ``manifest.json``.
+    """Write ``df`` (``rows`` rows) as Parquet under ``out_dir`` (replacing it) plus ``manifest.json``.
 
-    ``df`` is persisted because it is used twice: once to count rows (to size the files) and once
-    to write them. Round-robin ``repartition(n)`` gives every file the same number of rows, so
-    files have similar sizes; sorting within files on the Redshift sort key helps compression.
-    Returns rows, files and bytes written.
+    Round-robin ``repartition(n)`` gives every file the same number of rows, so files have
+    similar sizes; sorting within files on the Redshift sort key helps compression. Returns rows,
+    files and bytes written.
     """
-    df = df.persist()
+    n_files = file_count(rows, estimated_row_bytes(table), slice_count, target_file_mb)
+    conf = spark.conf
+    saved = {k: conf.get(k, None) for k in (
+        "spark.sql.parquet.outputTimestampType", "spark.sql.parquet.writeLegacyFormat")}
+    conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")  # never INT96
+    conf.set("spark.sql.parquet.writeLegacyFormat", "true")  # decimals as FIXED_LEN_BYTE_ARRAY
     try:
-        rows = df.count()
-        n_files = file_count(rows, estimated_row_bytes(table), slice_count, target_file_mb)
-        conf = spark.conf
-        saved = {k: conf.get(k, None) for k in (
-            "spark.sql.parquet.outputTimestampType", "spark.sql.parquet.writeLegacyFormat")}
-        conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")  # never INT96
-        conf.set("spark.sql.parquet.writeLegacyFormat", "true")  # decimals as FIXED_LEN_BYTE_ARRAY
-        try:
-            (df.repartition(n_files).sortWithinPartitions(*table.sortkey)
-             .write.mode("overwrite").option("compression", "snappy").parquet(out_dir))
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    conf.unset(k)
-                else:
-                    conf.set(k, v)
+        (df.repartition(n_files).sortWithinPartitions(*table.sortkey)
+         .write.mode("overwrite").option("compression", "snappy").parquet(out_dir))
     finally:
-        df.unpersist()
+        for k, v in saved.items():
+            if v is None:
+                conf.unset(k)
+            else:
+                conf.set(k, v)
     files = [u for u in storage.list_files(spark, out_dir, recursive=False)
              if u.endswith(".parquet") and not u.rsplit("/", 1)[-1].startswith(("_", "."))]
     sized = [(manifest_url_for(u), storage.file_size(spark, u)) for u in files]
     manifest = build_manifest(sized)
     storage.write_text(spark, f"{out_dir}/{MANIFEST_NAME}", json.dumps(manifest, indent=2))
     return {"rows": rows, "files": len(sized), "bytes": sum(s for _, s in sized)}
+
+
+def export_table(
+    spark: SparkSession, config: Config, table: m.Table, df: DataFrame, run_id: str, slice_count: int,
+    target_file_mb: int,
+) -> Dict[str, int]:
+    """Quarantine ``df``'s rows that break a NOT NULL column, export the rest.
+
+    ``df`` is persisted because it is used up to three times: one aggregation counts all and bad
+    rows (to size the files and skip an empty quarantine MERGE), then the good rows are written
+    and the bad ones quarantined. The cache holds one table at a time.
+    """
+    flagged = tr.with_not_null_violations(df, table).persist()
+    try:
+        total, bad_rows = flagged.agg(
+            F.count(F.lit(1)), F.coalesce(F.sum((F.col("reason").isNotNull()).cast("long")), F.lit(0))).first()
+        good = flagged.filter(F.col("reason").isNull()).drop("reason")
+        quarantined = 0
+        if bad_rows:
+            quarantined = _quarantine(spark, config, table, flagged.filter(F.col("reason").isNotNull()), run_id)
+        out_dir = export_dir(config.zone("exports"), table.name, run_id)
+        written = write_export(spark, good, table, out_dir, slice_count, target_file_mb, total - bad_rows)
+    finally:
+        flagged.unpersist()
+    written["quarantined"] = quarantined
+    written["path"] = out_dir
+    return written
 
 
 def export_tables(
@@ -241,17 +263,12 @@ def export_tables(
     with run_step(spark, config.zone("_runs"), run_id, "export") as record:
         sources = read_sources(spark, config)
         built = build_tables(spark, sources, key, run_id)
-        exports_zone = config.zone("exports")
         for table in wanted:
-            good, bad = tr.split_not_null(built[table.name], table)
-            quarantined = _quarantine(spark, config, table, bad, run_id)
-            out_dir = export_dir(exports_zone, table.name, run_id)
-            written = write_export(spark, good, table, out_dir, slice_count, target_file_mb)
-            written["quarantined"] = quarantined
+            written = export_table(spark, config, table, built[table.name], run_id, slice_count, target_file_mb)
             summary["tables"][table.name] = written
-            record.wrote[table.name] = {"path": out_dir, **written}
-            if quarantined:
-                record.quarantined[f"warehouse_{table.name}"] = quarantined
+            record.wrote[table.name] = written
+            if written["quarantined"]:
+                record.quarantined[f"warehouse_{table.name}"] = written["quarantined"]
         record.read = {n: config.table(z, t) for n, (z, t, _) in SOURCES.items()}
         record.counts = {n: {"rows": v["rows"], "quarantined": v["quarantined"]} for n, v in summary["tables"].items()}
     return summary
@@ -267,8 +284,6 @@ def _quarantine(spark: SparkSession, config: Config, table: m.Table, bad: DataFr
         F.to_json(F.struct(*payload_cols)).alias("raw_payload"), "reason",
     )
     rows = delta_io.to_quarantine(shaped, run_id)
-    if rows.limit(1).count() == 0:  # an action on at most one row: skips an empty MERGE commit
-        return 0
     return delta_io.write_quarantine(spark, rows, config.table("quarantine", f"warehouse_{table.name}"))
 
 

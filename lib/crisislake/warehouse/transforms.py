@@ -51,11 +51,11 @@ def location_key(country: Column, admin1: Column) -> Column:
 def truncate_utf8(col: Column, max_bytes: int) -> Column:
     """Cut a string to at most ``max_bytes`` UTF-8 bytes (Redshift VARCHAR lengths are bytes).
 
-    Strings that fit are untouched. Longer ones are cut 3 bytes short of the limit, because a cut
-    inside a multi-byte character decodes to one U+FFFD (3 bytes).
+    Strings that fit are untouched. Longer ones are cut at the byte limit; a character split by
+    the cut decodes to U+FFFD, which is then dropped, so the result is valid and never longer.
     """
     as_bytes = F.encode(col, "UTF-8")
-    cut = F.decode(F.substring(as_bytes, 1, max(max_bytes - 3, 1)), "UTF-8")
+    cut = F.regexp_replace(F.decode(F.substring(as_bytes, 1, max_bytes), "UTF-8"), "\uFFFD+$", "")
     return F.when(F.octet_length(col) <= max_bytes, col).otherwise(cut)
 
 
@@ -93,18 +93,20 @@ def conform_to_model(table: m.Table) -> Callable[[DataFrame], DataFrame]:
     return inner
 
 
+def with_not_null_violations(df: DataFrame, table: m.Table) -> DataFrame:
+    """Add ``reason``: NULL when the row fits ``table``, else which NOT NULL columns are NULL."""
+    required = [c.name for c in table.columns if not c.nullable]
+    missing = F.concat_ws(",", *[F.when(F.col(c).isNull(), F.lit(c)) for c in required]) if required else F.lit("")
+    return df.withColumn(
+        "reason",
+        F.when(missing != "", F.concat(F.lit(f"{table.name}: NULL in NOT NULL column(s) "), missing)),
+    )
+
+
 def split_not_null(df: DataFrame, table: m.Table) -> Tuple[DataFrame, DataFrame]:
     """(rows the table accepts, rows with a NULL in a NOT NULL column + ``reason``)."""
-    required = [c.name for c in table.columns if not c.nullable]
-    if not required:
-        return df, df.limit(0).withColumn("reason", F.lit(""))
-    missing = F.concat_ws(",", *[F.when(F.col(c).isNull(), F.lit(c)) for c in required])
-    flagged = df.withColumn("_missing", missing)
-    good = flagged.filter(F.col("_missing") == "").drop("_missing")
-    bad = flagged.filter(F.col("_missing") != "").withColumn(
-        "reason", F.concat(F.lit(f"{table.name}: NULL in NOT NULL column(s) "), F.col("_missing"))
-    ).drop("_missing")
-    return good, bad
+    flagged = with_not_null_violations(df, table)
+    return flagged.filter(F.col("reason").isNull()).drop("reason"), flagged.filter(F.col("reason").isNotNull())
 
 
 # ---- Facts --------------------------------------------------------------------------------
