@@ -1,0 +1,1 @@
+"""Near-duplicate detection (MinHash/LSH + exact Jaccard + connected components) and incidents."""
