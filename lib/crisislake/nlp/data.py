@@ -1,0 +1,210 @@
+"""Training and labelled data: reading the bundled files, extra labelled files and eval files.
+
+Every training set has the columns ``text, label, group, source``: ``group`` is the event (or
+another unit that must not be split across train and validation), ``label`` the task's label.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from crisislake.nlp.tasks import TaskSpec
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BUNDLED_DIR = REPO_ROOT / "data" / "training"
+KAGGLE_FILE = Path("kaggle_disaster") / "train.csv"
+EXTRA_TASK_DIR = "crisislake_training"  # <extra>/crisislake_training/<task>/*.csv: text,label[,group]
+
+# Kaggle keywords that name a disaster type (only target=1 rows are used for disaster_type).
+KAGGLE_KEYWORD_TYPES = {
+    "earthquake": "earthquake", "seismic": "earthquake", "flood": "flood", "flooding": "flood",
+    "floods": "flood", "flooded": "flood", "hurricane": "hurricane", "typhoon": "hurricane",
+    "cyclone": "hurricane", "wildfire": "wildfire", "forest%20fire": "wildfire",
+    "forest%20fires": "wildfire", "bush%20fires": "wildfire", "wild%20fires": "wildfire",
+    "tornado": "tornado", "explode": "explosion", "exploded": "explosion", "explosion": "explosion",
+    "bombing": "bombing", "bombed": "bombing", "suicide%20bomb": "bombing",
+    "suicide%20bomber": "bombing", "suicide%20bombing": "bombing", "derail": "transport_accident",
+    "derailed": "transport_accident", "derailment": "transport_accident",
+    "train%20accident": "transport_accident", "airplane%20accident": "transport_accident",
+    "structural%20failure": "building_collapse",
+}
+
+TRAINING_COLUMNS = ["text", "label", "group", "source"]
+
+
+def read_csv(spark: SparkSession, path: str) -> DataFrame:
+    """A CSV (or .csv.gz) with a header; quoted fields may span lines."""
+    return (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+            .option("mode", "PERMISSIVE").csv(path))
+
+
+def resolve_extra_dir(extra_dir: str) -> Optional[Path]:
+    """The extra training folder, relative to the working directory or else to the repo root."""
+    if not extra_dir:
+        return None
+    path = Path(extra_dir)
+    for candidate in ([path] if path.is_absolute() else [Path.cwd() / path, REPO_ROOT / path]):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _crisislex(spark: SparkSession, bundled: Path) -> DataFrame:
+    return read_csv(spark, str(bundled / "crisislex.csv.gz"))
+
+
+def _blue_witness(spark: SparkSession, bundled: Path) -> DataFrame:
+    return read_csv(spark, str(bundled / "blue_witness.csv.gz"))
+
+
+def _kaggle(spark: SparkSession, extra: Optional[Path]) -> Optional[DataFrame]:
+    if extra is None or not (extra / KAGGLE_FILE).is_file():
+        return None
+    return read_csv(spark, str(extra / KAGGLE_FILE)).where(F.col("target").isin("0", "1"))
+
+
+def _kaggle_group(keyword: Column) -> Column:
+    """Kaggle has no events; its keyword is the closest unit (unseen keyword ~ unseen event)."""
+    return F.concat(F.lit("kaggle:"), F.coalesce(keyword, F.lit("none")))
+
+
+def _extra_task_files(spark: SparkSession, extra: Optional[Path], task: str) -> Optional[DataFrame]:
+    folder = extra / EXTRA_TASK_DIR / task if extra else None
+    if folder is None or not folder.is_dir() or not any(folder.glob("*.csv*")):
+        return None
+    df = read_csv(spark, str(folder))
+    group = F.col("group") if "group" in df.columns else F.lit(f"extra:{task}")
+    return df.select("text", F.col("label").cast("string"), group.alias("group"),
+                     F.lit(f"extra:{task}").alias("source"))
+
+
+def load_training_data(
+    spark: SparkSession, task: TaskSpec, extra_dir: str = "", bundled_dir: Path = BUNDLED_DIR,
+) -> Tuple[DataFrame, List[str]]:
+    """The raw (not yet deduplicated) training rows for ``task`` and the files they came from."""
+    extra = resolve_extra_dir(extra_dir)
+    parts: List[DataFrame] = []
+    files: List[str] = []
+    if task.name in ("relevance", "disaster_type"):
+        cl = _crisislex(spark, bundled_dir)
+        files.append(str(bundled_dir / "crisislex.csv.gz"))
+        kg = _kaggle(spark, extra)
+        if task.name == "relevance":
+            parts.append(cl.select("text", F.col("relevant").alias("label"), F.col("event").alias("group"), "source"))
+            if kg is not None:
+                files.append(str(extra / KAGGLE_FILE))
+                parts.append(kg.select("text", F.col("target").alias("label"),
+                                       _kaggle_group(F.col("keyword")).alias("group"), F.lit("kaggle").alias("source")))
+        else:
+            # Only on-topic tweets say which disaster they are about.
+            parts.append(cl.where(F.col("relevant") == "1").select(
+                "text", F.col("disaster_type").alias("label"), F.col("event").alias("group"), "source"))
+            if kg is not None:
+                files.append(str(extra / KAGGLE_FILE))
+                mapping = F.create_map(*[F.lit(x) for kv in KAGGLE_KEYWORD_TYPES.items() for x in kv])
+                parts.append(kg.where(F.col("target") == "1")
+                             .withColumn("label", mapping[F.col("keyword")]).where(F.col("label").isNotNull())
+                             .select("text", "label", _kaggle_group(F.col("keyword")).alias("group"),
+                                     F.lit("kaggle").alias("source")))
+    else:
+        bw = _blue_witness(spark, bundled_dir)
+        files.append(str(bundled_dir / "blue_witness.csv.gz"))
+        # Blue Witness has no events: hash buckets keep each text's copies on one side.
+        bucket = F.concat(F.lit("bw:"), (F.abs(F.hash(F.lower(F.col("text")))) % 8).cast("string"))
+        if task.name == "force_rank":
+            parts.append(bw.select("text", F.col("force_rank").alias("label"), bucket.alias("group"), "source"))
+        else:
+            parts.append(bw.select("text", F.when(F.col("force_rank").cast("int") >= 2, "1").otherwise("0").alias("label"),
+                                   bucket.alias("group"), "source"))
+            cited = bundled_dir / "pb2020_cited.csv.gz"
+            if cited.is_file():
+                files.append(str(cited))
+                # Tweets cited as evidence of a 2020PB police-violence incident: positives.
+                parts.append(read_csv(spark, str(cited)).select(
+                    "text", F.lit("1").alias("label"), F.lit("pb2020").alias("group"), "source"))
+    extra_df = _extra_task_files(spark, extra, task.name)
+    if extra_df is not None:
+        files.append(str(extra / EXTRA_TASK_DIR / task.name))
+        parts.append(extra_df)
+    df = parts[0]
+    for part in parts[1:]:
+        df = df.unionByName(part)
+    return df.select(*TRAINING_COLUMNS).where(F.col("label").isin(task.labels)), files
+
+
+def with_dedup_key(df: DataFrame, text_col: str = "text") -> DataFrame:
+    """Add ``dedup_key``: lower case, no RT prefix, links, mentions or punctuation."""
+    t = F.lower(F.coalesce(F.col(text_col), F.lit("")))
+    t = F.regexp_replace(t, "&amp;", "&")
+    t = F.regexp_replace(t, r"^\s*rt\s+@\w+:?", " ")
+    t = F.regexp_replace(t, r"(https?://|www\.)\S+", " ")
+    t = F.regexp_replace(t, r"@\w+", " ")
+    t = F.regexp_replace(t, r"[^\p{L}\p{N}#]+", " ")
+    return df.withColumn("dedup_key", F.trim(t))
+
+
+def resolve_conflicts(df: DataFrame) -> DataFrame:
+    """One row per dedup key: the majority label wins; keys whose top labels tie are dropped.
+
+    Keeps the first (lowest) group and source of the winning label's copies, so a duplicate
+    never lands on both sides of a validation split.
+    """
+    keyed = with_dedup_key(df).where(F.col("dedup_key") != "")
+    votes = keyed.groupBy("dedup_key", "label").agg(
+        F.count(F.lit(1)).alias("votes"), F.min("text").alias("text"),
+        F.min("group").alias("group"), F.min("source").alias("source"))
+    by_votes = Window.partitionBy("dedup_key").orderBy(F.col("votes").desc(), F.col("label"))
+    ranked = votes.withColumn("rank", F.row_number().over(by_votes)).withColumn(
+        "next_votes", F.lead("votes").over(by_votes))
+    winners = ranked.where((F.col("rank") == 1) & (F.col("next_votes").isNull() | (F.col("next_votes") < F.col("votes"))))
+    # A key's group must be one value across labels: take the smallest over all its copies.
+    key_group = keyed.groupBy("dedup_key").agg(F.min("group").alias("key_group"))
+    return (winners.join(key_group, "dedup_key")
+            .select("text", "label", F.col("key_group").alias("group"), "source", "dedup_key"))
+
+
+def fingerprint(files: List[str], extra: Dict[str, object]) -> str:
+    """sha256 over the training files' bytes and the training settings."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        path = Path(name)
+        targets = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for target in targets:
+            digest.update(target.name.encode())
+            digest.update(target.read_bytes())
+    digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def read_labelled_file(spark: SparkSession, path: str) -> DataFrame:
+    """A labelled evaluation file: CSV, CSV.gz (header row) or Parquet (file or folder)."""
+    lowered = path.lower().rstrip("/")
+    if lowered.endswith(".parquet") or lowered.endswith(".pq") or (
+            Path(path).is_dir() and any(Path(path).glob("*.parquet"))):
+        return spark.read.parquet(path)
+    return read_csv(spark, path)
+
+
+def parse_label_map(value: Optional[str]) -> Optional[Dict[str, object]]:
+    """``--label-map``: inline JSON or a JSON file; keys are the file's labels as strings.
+
+    >>> parse_label_map('{"Relevant": 1, "Not relevant": 0}')
+    {'Relevant': 1, 'Not relevant': 0}
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if not text.startswith("{"):
+        text = Path(value).read_text(encoding="utf-8")
+    mapping = json.loads(text)
+    if not isinstance(mapping, dict):
+        raise ValueError("--label-map must be a JSON object mapping file labels to task labels")
+    return {str(k): v for k, v in mapping.items()}

@@ -1,0 +1,86 @@
+"""Saved models: ``<models_root>/<task>/<version>/`` holds the PipelineModel and ``metrics.json``;
+``<models_root>/<task>/DEFAULT`` names the default version. Works on local paths and S3.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from typing import Dict, Optional
+
+from pyspark.ml import PipelineModel
+from pyspark.sql import SparkSession
+
+from crisislake import storage
+from crisislake.config import join_uri
+
+METRICS_FILE = "metrics.json"
+DEFAULT_FILE = "DEFAULT"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No model at the path, or no default model for the task."""
+
+
+def new_version(fingerprint: str, now: Optional[datetime] = None) -> str:
+    """A sortable version id: UTC time plus the first 8 characters of the data fingerprint.
+
+    >>> new_version("abcdef0123456789", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    'v20260102T030405Z-abcdef01'
+    """
+    now = now or datetime.now(timezone.utc)
+    return f"v{now.strftime('%Y%m%dT%H%M%SZ')}-{fingerprint[:8]}"
+
+
+def library_versions() -> Dict[str, str]:
+    import pyspark
+    import sparknlp
+
+    return {"python": platform.python_version(), "pyspark": pyspark.__version__, "spark-nlp": sparknlp.version()}
+
+
+def save_model(
+    spark: SparkSession, model: PipelineModel, metrics: Dict[str, object], models_root: str, task: str,
+    version: str, make_default: bool = True,
+) -> str:
+    """Save the model and its metrics; point ``<task>/DEFAULT`` at it when ``make_default``."""
+    path = join_uri(models_root, task, version)
+    model.write().overwrite().save(path)
+    storage.write_text(spark, join_uri(path, METRICS_FILE), json.dumps(metrics, indent=2, sort_keys=True, default=str))
+    if make_default:
+        storage.write_text(spark, join_uri(models_root, task, DEFAULT_FILE), version + "\n")
+    return path
+
+
+def default_model_path(spark: SparkSession, models_root: str, task: str) -> Optional[str]:
+    """Path of the task's default model, or ``None`` when there is none yet."""
+    pointer = join_uri(models_root, task, DEFAULT_FILE)
+    if not storage.exists(spark, pointer):
+        return None
+    version = storage.read_text(spark, pointer).strip()
+    path = join_uri(models_root, task, version)
+    return path if storage.exists(spark, join_uri(path, "metadata")) else None
+
+
+def load_model(spark: SparkSession, path: str) -> PipelineModel:
+    """Load any saved Spark ML / Spark NLP PipelineModel."""
+    if not storage.exists(spark, join_uri(path, "metadata")):
+        raise ModelNotFoundError(f"no saved PipelineModel at {path}")
+    return PipelineModel.load(path)
+
+
+def read_metrics(spark: SparkSession, path: str) -> Dict[str, object]:
+    """The model's ``metrics.json``, or ``{}`` for a plugged-in model without one."""
+    uri = join_uri(path, METRICS_FILE)
+    if not storage.exists(spark, uri):
+        return {}
+    return json.loads(storage.read_text(spark, uri))
+
+
+def model_version_of(path: str) -> str:
+    """The version folder name of a model path.
+
+    >>> model_version_of("s3://b/models/relevance/v1-abc/")
+    'v1-abc'
+    """
+    return path.rstrip("/").rsplit("/", 1)[-1]

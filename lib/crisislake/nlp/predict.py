@@ -1,0 +1,100 @@
+"""Apply a saved model: label, confidence, the "unknown" rule and review-queue routing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from pyspark.ml import PipelineModel
+from pyspark.ml.feature import IndexToString, StringIndexerModel
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from crisislake.nlp import model_store
+from crisislake.nlp.tasks import UNKNOWN, TaskSpec
+from crisislake.nlp.text import is_unknown_text
+
+
+@dataclass
+class LoadedModel:
+    """A loaded PipelineModel and what is needed to read its output."""
+
+    path: str
+    model: PipelineModel
+    version: str
+    labels: List[str]
+    decision_threshold: float
+    review_threshold: float
+
+
+def model_labels(model: PipelineModel, fallback: List[str]) -> List[str]:
+    """Labels in prediction-index order: from an IndexToString or StringIndexer stage, else ``fallback``."""
+    for stage in reversed(model.stages):
+        if isinstance(stage, IndexToString) and stage.getLabels():
+            return list(stage.getLabels())
+        if isinstance(stage, StringIndexerModel):
+            return list(stage.labels)
+    return list(fallback)
+
+
+def load(spark: SparkSession, path: str, spec: TaskSpec) -> LoadedModel:
+    """Load the model at ``path`` with thresholds from its ``metrics.json`` (defaults: 0.5 / none)."""
+    model = model_store.load_model(spark, path)
+    metrics = model_store.read_metrics(spark, path)
+    decision = float(metrics.get("decision_threshold") or (0.5 if spec.binary else 0.0))
+    review = metrics.get("threshold")
+    review_t = float(review) if review is not None and metrics.get("target_precision") else 0.0
+    return LoadedModel(path, model, model_store.model_version_of(path), model_labels(model, spec.labels),
+                       decision, review_t)
+
+
+def score(loaded: LoadedModel, spec: TaskSpec, text_col: str = "text", lang_col: Optional[str] = None):
+    """Transform: add ``pred_label``, ``confidence``, ``p_positive`` and ``needs_review``.
+
+    The model reads a ``text`` column; other columns pass through. Rows whose text is empty,
+    emoji-only or not English get ``unknown`` (confidence 1.0 that it cannot be classified).
+    Binary tasks: positive when ``p_positive >= decision_threshold``; a positive below the review
+    threshold needs review. Multi-class: a prediction below the review threshold needs review.
+    """
+    labels = loaded.labels
+
+    def _apply(df: DataFrame) -> DataFrame:
+        src = df.withColumn("__unknown", is_unknown_text(text_col, lang_col))
+        if text_col != "text":
+            src = src.withColumn("text", F.col(text_col))
+        keep = [c for c in df.columns] + ["__unknown"] + ([] if "text" in df.columns else ["text"])
+        out = loaded.model.transform(src)
+        prob = vector_to_array("probability")
+        label_arr = F.array(*[F.lit(lab) for lab in labels])
+        if spec.binary and spec.positive in labels:
+            pos_idx = labels.index(spec.positive)
+            neg = next(lab for lab in labels if lab != spec.positive)
+            p_pos = prob[pos_idx]
+            label = F.when(p_pos >= F.lit(loaded.decision_threshold), F.lit(spec.positive)).otherwise(F.lit(neg))
+            conf = F.when(label == spec.positive, p_pos).otherwise(1.0 - p_pos)
+            review = (label == spec.positive) & (p_pos < F.lit(loaded.review_threshold))
+        else:
+            idx = F.col("prediction").cast("int")
+            p_pos = F.lit(None).cast("double")
+            label = label_arr[idx]
+            conf = prob[idx]
+            review = conf < F.lit(loaded.review_threshold)
+        unknown = F.col("__unknown")
+        return out.select(
+            *keep,
+            F.when(unknown, F.lit(UNKNOWN)).otherwise(label).alias("pred_label"),
+            F.when(unknown, F.lit(1.0)).otherwise(conf).cast("double").alias("confidence"),
+            F.when(unknown, F.lit(None)).otherwise(p_pos).cast("double").alias("p_positive"),
+            (~unknown & review).alias("needs_review"),
+        ).drop("__unknown")
+
+    return _apply
+
+
+def review_reason(spec: TaskSpec, threshold: float) -> F.Column:
+    """Why a row is in the review queue."""
+    if spec.binary:
+        text = f"{spec.name}: positive with confidence below the review threshold {threshold:.3f}"
+    else:
+        text = f"{spec.name}: prediction confidence below the review threshold {threshold:.3f}"
+    return F.lit(text)

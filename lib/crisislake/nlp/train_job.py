@@ -1,0 +1,132 @@
+"""``crisislake train --task {relevance,disaster_type,police_force,force_rank,all}``.
+
+Reads the bundled training data (``data/training``) plus extra labelled files from
+``models.extra_training_dir`` (Kaggle's disaster tweets when present), deduplicates and resolves
+conflicting labels, cross-validates grouped by event, chooses thresholds, fits the final model
+and saves it under ``<models_root>/<task>/<version>/`` with ``metrics.json``, marking it default.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from typing import Dict, List, Optional
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from crisislake.config import Config
+from crisislake.nlp import data, model_store, training
+from crisislake.nlp import features as feat
+from crisislake.nlp.tasks import TASKS, get_task
+from crisislake.runs import run_step
+
+log = logging.getLogger(__name__)
+
+# Quick mode (used by the pipeline on a fresh machine): at most this many rows per task, one
+# grouped holdout fold, fewer iterations. Full mode: everything, 4 grouped folds, refit on all.
+QUICK_MAX_ROWS = 12000
+QUICK_HEAD = feat.HeadParams(max_iter=40)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="all", choices=list(TASKS) + ["all"])
+    parser.add_argument("--version", default=None, help="model version folder (default: time + data fingerprint)")
+    parser.add_argument("--folds", type=int, default=4, help="grouped cross-validation folds (default 4)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"fast model: <= {QUICK_MAX_ROWS} rows, one holdout fold, no refit")
+    parser.add_argument("--target-precision", type=float, default=None,
+                        help="precision the review threshold must reach (default: 0.90 for relevance "
+                             "and police_force, none for the multi-class tasks)")
+    parser.add_argument("--reg-param", type=float, default=feat.HeadParams().reg_param)
+    parser.add_argument("--no-extra", action="store_true", help="ignore models.extra_training_dir")
+    parser.add_argument("--no-default", action="store_true", help="do not mark the new model as default")
+
+
+def train_and_save(
+    spark: SparkSession, config: Config, task: str, version: Optional[str] = None, quick: bool = False,
+    folds: int = 4, target_precision: Optional[float] = None, head: Optional[feat.HeadParams] = None,
+    use_extra: bool = True, make_default: bool = True,
+) -> Dict[str, object]:
+    """Train one task and save it; returns a summary (path, version, validation scores)."""
+    spec = get_task(task)
+    head = head or (QUICK_HEAD if quick else feat.HeadParams())
+    features = feat.FeatureParams()
+    raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "")
+    resolved = data.resolve_conflicts(raw)
+    if quick:
+        # Deterministic per-row sample, so the quick model is reproducible.
+        n = resolved.count()
+        if n > QUICK_MAX_ROWS:
+            resolved = resolved.where((F.abs(F.hash("dedup_key")) % 1000) < int(1000 * QUICK_MAX_ROWS / n))
+    resolved = resolved.cache()
+    n_raw, n_unique = raw.count(), resolved.count()
+    settings = {"task": task, "quick": quick, "folds": folds, "features": features.to_dict(),
+                "head": head.to_dict(), "target_precision": target_precision}
+    fp = data.fingerprint(files, settings)
+    version = version or model_store.new_version(fp)
+    model, metrics = training.train_task(spec, resolved, features, head, folds, quick, target_precision)
+    resolved.unpersist()
+    metrics.update(
+        task=task, version=version, labels=spec.labels, positive_label=spec.positive,
+        training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
+                       "dropped_duplicates_or_conflicts": n_raw - n_unique},
+        features=features.to_dict(), head=head.to_dict(), quick=quick,
+        model="Spark NLP (DocumentAssembler, Tokenizer, Normalizer, Stemmer, Finisher) + "
+              "word 1-2-gram & char 3-5-gram HashingTF + IDF + LogisticRegression",
+        library_versions=model_store.library_versions(),
+    )
+    path = model_store.save_model(spark, model, metrics, config.models_root, task, version, make_default)
+    summary = {"task": task, "path": path, "version": version, "n_train": metrics["n_train"],
+               "macro_f1": metrics["macro_f1"], "f1": metrics["f1"], "threshold": metrics["threshold"]}
+    log.info("trained %s", json.dumps(summary))
+    return summary
+
+
+def ensure_default_models(spark: SparkSession, config: Config, run_id: str, tasks: List[str]) -> Dict[str, str]:
+    """Default model path per task, training a quick model first where a task has none."""
+    paths = {}
+    for task in tasks:
+        path = model_store.default_model_path(spark, config.models_root, task)
+        if path is None:
+            log.info("no default %s model under %s: training a quick one", task, config.models_root)
+            path = train_and_save(spark, config, task, quick=True)["path"]
+        paths[task] = path
+    return paths
+
+
+def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id: str) -> List[dict]:
+    tasks = list(TASKS) if args.task == "all" else [args.task]
+    head = feat.HeadParams(reg_param=args.reg_param, max_iter=QUICK_HEAD.max_iter if args.quick else 100)
+    out = []
+    with run_step(spark, config.zone("_runs"), run_id, "train") as record:
+        for task in tasks:
+            summary = train_and_save(
+                spark, config, task, version=args.version, quick=args.quick, folds=args.folds,
+                target_precision=args.target_precision, head=head, use_extra=not args.no_extra,
+                make_default=not args.no_default)
+            out.append(summary)
+            record.wrote[task] = summary["path"]
+            record.counts[task] = {k: summary[k] for k in ("n_train", "macro_f1", "f1", "threshold")}
+        record.read["models.extra_training_dir"] = config.models.extra_training_dir
+    return out
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from crisislake.session import build_spark
+
+    spark = build_spark(config.spark, app_name="crisislake-train")
+    try:
+        for summary in _train(spark, config, args, args.run_id):
+            print(json.dumps(summary))
+    finally:
+        spark.stop()
+    return 0
+
+
+def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
+    """Train quick default models for the tasks that have none (``make run`` on a fresh machine)."""
+    with run_step(spark, config.zone("_runs"), run_id, "train") as record:
+        paths = ensure_default_models(spark, config, run_id, list(TASKS))
+        record.wrote.update(paths)
+    return {"models": paths}
