@@ -1,0 +1,96 @@
+"""Known near-duplicate and known distinct pairs through the whole clustering path.
+
+One batch holds every case (disjoint node ranges) and is clustered once per module: each test
+then checks one behaviour on that result.
+"""
+import os
+import sys
+
+import pytest
+from pyspark.sql import types as T
+
+from crisislake.dedup.cluster import DedupState, cluster_batch
+from crisislake.dedup.minhash import LshParams, jaccard_py, shingle_sets
+from crisislake.dedup.normalize import normalize_py
+
+# The pandas UDF needs workers running this venv's interpreter (see ensure_local_worker_python).
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+BATCH_SCHEMA = T.StructType([
+    T.StructField("node", T.LongType(), False),
+    T.StructField("text", T.StringType(), True),
+    T.StructField("event_ms", T.LongType(), True),
+])
+
+WEST = "Massive explosion reported at the fertilizer plant in West, Texas. Many injured, homes damaged"
+BOSTON = "Two explosions near the finish line of the Boston Marathon, runners and spectators hurt"
+QUAKE = "Strong earthquake shakes Guatemala City this morning, buildings evacuated, no reports yet"
+SANDY = "Hurricane Sandy storm surge floods lower Manhattan subway stations, power out downtown"
+FLOOD = "Floods in Alberta: Calgary downtown evacuated as the Bow and Elbow rivers keep rising"
+# (name, node of left, left, node of right, right); each case uses a different story.
+NEAR_DUPLICATES = [
+    ("retweet prefix", 11, WEST, 12, "RT @KHOU: " + WEST),
+    ("swapped link", 21, BOSTON + " http://t.co/aaa111", 22, BOSTON + " http://t.co/zzz999"),
+    ("added hashtags", 31, QUAKE, 32, QUAKE + " #sismo #guatemala"),
+    ("html entity", 41, SANDY + " & subway", 42, SANDY + " &amp; subway"),
+    ("truncated", 51, FLOOD + " near the zoo and the stampede grounds", 52, FLOOD + " near the zoo and the stamp… http://t.co/x"),
+]
+DISTINCT = [
+    ("same topic, different report", 61, "Fertilizer plant blast in West TX: death toll rises to 14, officials say",
+     62, "West Texas fertilizer plant fire brought under control overnight, investigators on site"),
+    ("different events", 71, "Flooding closes I-45 in Houston, avoid the area", 72, "Tornado touches down near Moore, Oklahoma"),
+    ("short texts sharing words", 81, "praying for boston", 82, "praying for texas"),
+]
+EMPTY_NODES = {91: None, 92: "", 93: "   ", 94: None, 95: "https://t.co/only @someone"}
+
+
+def _exact_jaccard(left: str, right: str) -> float:
+    hashes, offsets = shingle_sets([normalize_py(left), normalize_py(right)], "char", 5)
+    return jaccard_py(hashes[offsets[0]:offsets[1]].tolist(), hashes[offsets[1]:offsets[2]].tolist())
+
+
+@pytest.fixture(scope="module")
+def clustered(spark):
+    rows = [(a, left, a) for _, a, left, _, _ in NEAR_DUPLICATES + DISTINCT]
+    rows += [(b, right, b) for _, _, _, b, right in NEAR_DUPLICATES + DISTINCT]
+    rows += [(node, text, node) for node, text in EMPTY_NODES.items()]
+    source_df = spark.createDataFrame(rows, BATCH_SCHEMA)
+    result = cluster_batch(source_df, DedupState.empty(spark), LshParams.for_threshold(0.7))
+    return {r["node"]: r.asDict() for r in result.assignments.collect()}
+
+
+@pytest.mark.parametrize("name,a,left,b,right", NEAR_DUPLICATES, ids=[c[0] for c in NEAR_DUPLICATES])
+def test_known_near_duplicate_pair_is_above_threshold(name, a, left, b, right):
+    assert _exact_jaccard(left, right) >= 0.7
+
+
+@pytest.mark.parametrize("name,a,left,b,right", DISTINCT, ids=[c[0] for c in DISTINCT])
+def test_known_distinct_pair_is_below_threshold(name, a, left, b, right):
+    assert _exact_jaccard(left, right) < 0.7
+
+
+@pytest.mark.parametrize("name,a,left,b,right", NEAR_DUPLICATES, ids=[c[0] for c in NEAR_DUPLICATES])
+def test_near_duplicate_pair_is_one_cluster_keyed_by_earliest(clustered, name, a, left, b, right):
+    assert (clustered[a]["cluster_id"], clustered[b]["cluster_id"]) == (a, a)
+    assert (clustered[a]["is_canonical"], clustered[b]["is_canonical"]) == (True, False)
+    assert clustered[a]["cluster_size"] == 2
+
+
+@pytest.mark.parametrize("name,a,left,b,right", DISTINCT, ids=[c[0] for c in DISTINCT])
+def test_distinct_pair_stays_in_two_clusters(clustered, name, a, left, b, right):
+    assert (clustered[a]["cluster_id"], clustered[b]["cluster_id"]) == (a, b)
+
+
+def test_null_and_empty_texts_are_kept_as_singletons(clustered):
+    actual = sorted((n, clustered[n]["cluster_id"], clustered[n]["is_canonical"], clustered[n]["cluster_size"])
+                    for n in EMPTY_NODES)
+    assert actual == [(91, 91, True, 1), (92, 92, True, 1), (93, 93, True, 1), (94, 94, True, 1), (95, 95, True, 1)]
+
+
+def test_no_row_is_dropped(clustered):
+    assert len(clustered) == 2 * (len(NEAR_DUPLICATES) + len(DISTINCT)) + len(EMPTY_NODES)
+
+
+def test_similarity_to_canonical_is_exact_jaccard(clustered):
+    expected = round(_exact_jaccard(QUAKE, QUAKE + " #sismo #guatemala"), 6)
+    assert (clustered[31]["similarity_to_canonical"], round(clustered[32]["similarity_to_canonical"], 6)) == (1.0, expected)
