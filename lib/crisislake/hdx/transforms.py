@@ -141,10 +141,17 @@ def _quote(c: Column) -> Column:
     return F.concat(F.lit("'"), F.coalesce(c, F.lit("")), F.lit("'"))
 
 
+MALFORMED = "malformed CSV record (field count does not match the header)"
+
+
 def reasons(*checks: Column) -> Column:
-    """Join the non-null failure messages with ``"; "``; null when there are none."""
+    """Join the non-null failure messages with ``"; "``; null when there are none.
+
+    A record Spark could not split (``malformed``) gets that one reason: its cells are shifted, so
+    checks on them would only add noise.
+    """
     joined = F.concat_ws("; ", *checks)
-    return F.when(joined == "", None).otherwise(joined)
+    return F.when(F.col("malformed"), F.lit(MALFORMED)).when(joined != "", joined)
 
 
 def changed_condition(columns: Iterable[str]) -> str:
@@ -170,7 +177,6 @@ def with_event_fields_validated(df: DataFrame) -> DataFrame:
     lat, lon = F.col("latitude").cast("double"), F.col("longitude").cast("double")
     date = parse_flexible_date(F.col("event_date"))
     checks = [
-        _check(F.col("malformed"), F.lit("malformed CSV record (field count does not match the header)")),
         _check(F.col("event_id_cnty").isNull(), F.lit("missing event_id_cnty")),
         _check(date.isNull(), F.concat(F.lit("unparseable event_date "), _quote(F.col("event_date")))),
         _check(lat.isNull() | ~lat.between(-90.0, 90.0),
@@ -276,7 +282,6 @@ def with_monthly_fields_validated(df: DataFrame) -> DataFrame:
         .otherwise(0)
     )
     checks = [
-        _check(F.col("malformed"), F.lit("malformed CSV record (field count does not match the header)")),
         _check(F.col("location_code").isNull(), F.lit("missing location_code")),
         _check(F.col("event_type").isNull(), F.lit("missing event_type")),
         _check(start.isNull(),
@@ -355,7 +360,6 @@ def with_pcode_fields_validated(df: DataFrame) -> DataFrame:
     for c in ("p_code", "location_code", "name", "parent_p_code", "admin_level", "valid_from"):
         out = out.withColumn(c, clean_text(F.col(c)))
     checks = [
-        _check(F.col("malformed"), F.lit("malformed CSV record (field count does not match the header)")),
         _check(F.col("p_code").isNull(), F.lit("missing p_code")),
         _check(F.col("admin_level").isNull() | ~F.col("admin_level").rlike(r"^[0-9]$"),
                F.concat(F.lit("admin_level not a digit: "), _quote(F.col("admin_level")))),
