@@ -161,3 +161,13 @@ def test_every_zipped_module_imports_with_pyspark_and_the_bootstrap_packages(dis
     )
     proc = _import_in_fresh_interpreter(dist.zip_path, site, modules)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_build_command_lists_what_it_built(capsys, tmp_path):
+    from crisislake import cli
+
+    code = cli.main(["emr", "build", "--dist", str(tmp_path / "dist")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0].startswith(f"built {tmp_path / 'dist'} version ")
+    assert "  crisislake.zip" in out and "  conf/aws.json" in out

@@ -314,3 +314,18 @@ def test_cluster_that_fails_to_bootstrap_reports_reason(s3_endpoint):
         "cluster j-4 TERMINATED_WITH_ERRORS: bootstrap action 1 returned a non-zero return code",
         "bootstrap and node logs: s3://b/emr-logs/j-4/node/",
     ]
+
+
+def test_step_still_running_after_timeout_exits_3_with_follow_up_command(s3_endpoint):
+    clients, stub = _stubbed_clients(s3_endpoint)
+    stub.add_response("describe_step", _step("s-T", "RUNNING"), {"ClusterId": "j-5", "StepId": "s-T"})
+    printed = []
+    with stub:
+        code = wait_for_steps(clients, "j-5", [("crisislake classify", "s-T")], "s3://b/emr-logs/",
+                              WaitSettings(poll_s=1, step_timeout_s=1), say=printed.append)
+    assert code == 3
+    assert printed == [
+        "crisislake classify: RUNNING",
+        "step crisislake classify (s-T) still RUNNING after 1s; follow it with: "
+        "aws emr describe-step --cluster-id j-5 --step-id s-T",
+    ]
