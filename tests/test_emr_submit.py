@@ -329,3 +329,22 @@ def test_step_still_running_after_timeout_exits_3_with_follow_up_command(s3_endp
         "step crisislake classify (s-T) still RUNNING after 1s; follow it with: "
         "aws emr describe-step --cluster-id j-5 --step-id s-T",
     ]
+
+
+def test_waiter_polls_moto_and_prints_the_live_step_state(aws, bucket, s3_endpoint):
+    step = {"Name": "crisislake ingest-tweets", "ActionOnFailure": "CANCEL_AND_WAIT",
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["spark-submit", "x.py"]}}
+    cluster_id = aws["emr"].run_job_flow(
+        Name="live", ReleaseLabel="emr-7.13.0", LogUri=f"s3://{bucket}/emr-logs/", Steps=[step],
+        Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
+    )["JobFlowId"]
+    step_id = aws["emr"].list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
+    printed = []
+    code = wait_for_steps(AwsClients(region="us-east-1", endpoint_url=s3_endpoint), cluster_id,
+                          [("crisislake ingest-tweets", step_id)], f"s3://{bucket}/emr-logs/",
+                          WaitSettings(poll_s=1, step_timeout_s=2), say=printed.append)
+    # moto starts the first step and never finishes it: the waiter gives up after two polls.
+    assert code == 3
+    assert printed[0] == "crisislake ingest-tweets: RUNNING"
+    assert printed[1].startswith(f"step crisislake ingest-tweets ({step_id}) still RUNNING after 2s")
