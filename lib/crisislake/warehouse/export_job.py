@@ -89,13 +89,17 @@ CONFLICT_EVENTS_SCHEMA = T.StructType(
         T.StructField("run_id", T.StringType()),
     ]
 )
-CONFLICT_MONTHLY_SCHEMA = T.StructType([T.StructField("location_name", T.StringType())])
+ADMIN_PCODES_SCHEMA = T.StructType([
+    T.StructField("p_code", T.StringType()), T.StructField("location_code", T.StringType()),
+    T.StructField("admin_level", T.IntegerType()), T.StructField("name", T.StringType()),
+    T.StructField("parent_p_code", T.StringType()),
+])
 
 SOURCES = {
     # name: (zone, table, schema when missing)
     "tweets": ("curated", "tweets", TWEETS_SCHEMA),
     "conflict_events": ("curated", "conflict_events", CONFLICT_EVENTS_SCHEMA),
-    "conflict_monthly": ("curated", "conflict_monthly", CONFLICT_MONTHLY_SCHEMA),
+    "admin_pcodes": ("curated", "admin_pcodes", ADMIN_PCODES_SCHEMA),
     "tweet_labels": ("enriched", "tweet_labels", LABELS_SCHEMA),
     "review_queue": ("enriched", "review_queue", REVIEW_SCHEMA),
     "tweet_clusters": ("enriched", "tweet_clusters", CLUSTERS_SCHEMA),
@@ -149,7 +153,7 @@ def build_tables(spark: SparkSession, sources: Dict[str, DataFrame], key: Option
         list(tr.DISASTER_TYPES), "disaster_type string, category string, description string")
     tables = {
         "dim_date": tr.build_dim_date(tr.all_date_keys([fact_tweet, fact_event, fact_incident])),
-        "dim_location": tr.build_dim_location(fact_tweet, fact_event, sources["conflict_monthly"], run_id),
+        "dim_location": tr.build_dim_location(fact_tweet, fact_event, sources["admin_pcodes"], run_id),
         "dim_disaster_type": tr.build_dim_disaster_type(disaster_types, run_id),
         "dim_event_type": tr.build_dim_event_type(sources["conflict_events"], run_id),
         "fact_tweet": fact_tweet,

@@ -206,48 +206,44 @@ def build_dim_date(date_keys: DataFrame) -> DataFrame:
     return df.transform(conform_to_model(m.DIM_DATE))
 
 
-def build_dim_location(
-    fact_tweet: DataFrame, fact_conflict_event: DataFrame, conflict_monthly: DataFrame, run_id: str
-) -> DataFrame:
-    """One row per ``location_key`` seen in the facts or in the HDX aggregates.
+def build_dim_location(fact_tweet: DataFrame, fact_conflict_event: DataFrame, admin_pcodes: DataFrame, run_id: str) -> DataFrame:
+    """One row per ``location_key`` seen in the facts, with ISO3 and admin-1 P-code where known.
 
-    ISO3 and admin-1 P-codes come from ``curated/conflict_monthly`` (HDX HAPI carries both) when
-    it has them, matched on the same key; otherwise they stay NULL.
+    ACLED names countries and admin-1 areas but carries no ISO3 or P-code, and admin-1 names
+    repeat across countries ("Central", "Eastern"). So each country's ISO3 is the one whose
+    admin-1 names (``curated/admin_pcodes``, level 1) match most of that country's admin-1 names
+    in the events; the P-code is then looked up by (ISO3, admin-1 name). Unmatched stays NULL.
     """
     keys = (
         fact_conflict_event.select("location_key", "country", "admin1")
-        .unionByName(fact_tweet.select("location_key", F.col("place_country").alias("country"), F.lit(None).cast("string").alias("admin1")))
+        .unionByName(fact_tweet.select("location_key", F.col("place_country").alias("country"),
+                                       F.lit(None).cast("string").alias("admin1")))
         .filter(F.col("location_key").isNotNull())
         .groupBy("location_key")
         .agg(F.first("country", ignorenulls=True).alias("country"), F.first("admin1", ignorenulls=True).alias("admin1"))
+        .withColumn("_country", F.lower(F.trim("country")))
+        .withColumn("_admin1", F.lower(F.trim("admin1")))
     )
-    cols = set(conflict_monthly.columns)
-    if {"location_name", "location_code"} <= cols:
-        admin1_name = F.col("admin1_name") if "admin1_name" in cols else F.lit(None).cast("string")
-        admin1_code = F.col("admin1_code") if "admin1_code" in cols else F.lit(None).cast("string")
-        codes = (
-            conflict_monthly
-            .select(location_key(F.col("location_name"), admin1_name).alias("location_key"),
-                    F.col("location_name").alias("country"), F.col("location_code").alias("iso3"),
-                    admin1_name.alias("admin1"), admin1_code.alias("admin1_pcode"))
-            .filter(F.col("location_key").isNotNull())
-            .groupBy("location_key")
-            .agg(F.first("country", ignorenulls=True).alias("m_country"), F.first("iso3", ignorenulls=True).alias("iso3"),
-                 F.first("admin1", ignorenulls=True).alias("m_admin1"), F.first("admin1_pcode", ignorenulls=True).alias("admin1_pcode"))
-        )
-        country_iso3 = codes.select(F.split("location_key", r"\|").getItem(0).alias("_country"), F.col("iso3").alias("_iso3")) \
-            .filter(F.col("_iso3").isNotNull()).dropDuplicates(["_country"])
-        keys = (
-            keys.join(codes, "location_key", "full")
-            .withColumn("country", F.coalesce("country", "m_country"))
-            .withColumn("admin1", F.coalesce("admin1", "m_admin1"))
-            .withColumn("_country", F.split("location_key", r"\|").getItem(0))
-            .join(country_iso3, "_country", "left")
-            .withColumn("iso3", F.coalesce("iso3", "_iso3"))
-        )
-    else:
-        keys = keys.withColumn("iso3", F.lit(None).cast("string")).withColumn("admin1_pcode", F.lit(None).cast("string"))
-    return keys.withColumn("run_id", F.lit(run_id)).transform(conform_to_model(m.DIM_LOCATION))
+    level1 = (
+        admin_pcodes.filter(F.col("admin_level") == 1)
+        .select(F.col("location_code").alias("_iso3"), F.col("p_code").alias("_pcode"),
+                F.lower(F.trim("name")).alias("_admin1"))
+        .dropDuplicates(["_iso3", "_admin1"])
+    )
+    votes = (
+        keys.filter(F.col("_admin1").isNotNull()).join(level1, "_admin1")
+        .groupBy("_country", "_iso3").agg(F.count(F.lit(1)).alias("_votes"))
+    )
+    best = Window.partitionBy("_country").orderBy(F.col("_votes").desc(), F.col("_iso3"))
+    country_iso3 = votes.withColumn("_rank", F.row_number().over(best)).filter("_rank = 1").select("_country", "_iso3")
+    df = (
+        keys.join(country_iso3, "_country", "left")
+        .join(level1, ["_iso3", "_admin1"], "left")
+        .withColumn("iso3", F.col("_iso3"))
+        .withColumn("admin1_pcode", F.col("_pcode"))
+        .withColumn("run_id", F.lit(run_id))
+    )
+    return df.transform(conform_to_model(m.DIM_LOCATION))
 
 
 def build_dim_event_type(events: DataFrame, run_id: str) -> DataFrame:
