@@ -275,3 +275,22 @@ def test_dry_run_prints_each_statement_and_creates_nothing(wh, lake):
     assert f"MERGE INTO {s}.fact_incident USING stage_fact_incident ON " \
            "fact_incident.incident_id = stage_fact_incident.incident_id" in text
     assert query(wh, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{s}'") == [(0,)]
+
+
+def test_pipeline_load_step_skips_with_a_message_when_no_postgres_url_is_set(lake):
+    from crisislake.warehouse import load_job
+
+    config = load_config("local", lake_root=lake, environ={})
+
+    assert load_job.pipeline_step(None, config, RUN_1) == {
+        "skipped": "no PostgreSQL URL: set CRISISLAKE_WAREHOUSE__POSTGRES_URL (make run does)"}
+
+
+def test_latest_export_run_is_the_newest_run_with_a_manifest(lake):
+    from crisislake.warehouse.load_job import latest_export_run
+
+    write_export(lake, "fact_incident", RUN_1, incident_rows(RUN_1), INCIDENT_ARROW)
+    write_export(lake, "fact_incident", RUN_2, incident_rows(RUN_2), INCIDENT_ARROW)
+    (Path(lake) / "exports" / "fact_incident" / "20991231T000000Z-nomanife").mkdir()
+
+    assert latest_export_run(str(Path(lake) / "exports")) == RUN_2
