@@ -348,3 +348,21 @@ def test_waiter_polls_moto_and_prints_the_live_step_state(aws, bucket, s3_endpoi
     assert code == 3
     assert printed[0] == "crisislake ingest-tweets: RUNNING"
     assert printed[1].startswith(f"step crisislake ingest-tweets ({step_id}) still RUNNING after 2s")
+
+
+def test_cancelled_step_reports_why_the_cluster_stopped(s3_endpoint):
+    clients, stub = _stubbed_clients(s3_endpoint)
+    stub.add_response("describe_step", _step("s-C", "CANCELLED"), {"ClusterId": "j-6", "StepId": "s-C"})
+    stub.add_response("describe_cluster", {"Cluster": {"Id": "j-6", "Name": "c", "Status": {
+        "State": "TERMINATED_WITH_ERRORS",
+        "StateChangeReason": {"Code": "INSTANCE_FAILURE", "Message": "Spot capacity was reclaimed"}}}},
+        {"ClusterId": "j-6"})
+    printed = []
+    with stub:
+        code = wait_for_steps(clients, "j-6", [("crisislake dedup", "s-C")], "s3://b/emr-logs/",
+                              WaitSettings(poll_s=1), say=printed.append)
+    assert code == 1
+    assert printed[-2:] == [
+        "step crisislake dedup (s-C) CANCELLED",
+        "cluster j-6: TERMINATED_WITH_ERRORS (Spot capacity was reclaimed)",
+    ]

@@ -315,6 +315,10 @@ def report_failed_step(aws: AwsClients, cluster_id: str, step_id: str, name: str
     reason = "; ".join(v for v in (details.get("Reason"), details.get("Message")) if v)
     say(f"step {name} ({step_id}) {status.get('State', 'FAILED')}" + (f": {reason}" if reason else ""))
     if status.get("State") == "CANCELLED":
+        # A step is cancelled when the cluster went away or someone cancelled it; the state
+        # tracker prints the cluster's state and reason from this call when it changed.
+        with aws_errors(f"describing cluster {cluster_id}"):
+            aws.client("emr").describe_cluster(ClusterId=cluster_id)
         return
     uri = step_log_uri(log_uri, cluster_id, step_id)
     say(f"stderr log: {uri}")
