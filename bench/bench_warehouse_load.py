@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-
 from crisislake.config import load_config  # noqa: E402
 from crisislake.warehouse import model as m  # noqa: E402
 from crisislake.warehouse.load_job import load_export  # noqa: E402
@@ -122,15 +121,22 @@ def main() -> int:
             f"warehouse.postgres_url={url}", f"warehouse.schema={schema}"])
         try:
             rss_before = peak_rss_mb()
+            marks = []
             t0 = time.perf_counter()
-            result = load_export(config, RUN, tables=["fact_tweet"], echo=lambda _: None)
+            result = load_export(config, RUN, tables=["fact_tweet"], echo=lambda _: None,
+                                 hook=lambda step: marks.append((step, time.perf_counter())))
             manifest_s = time.perf_counter() - t0
+            steps, last = [], t0
+            for step, at in marks:
+                steps.append(f"{'validate+ddl+' if step == 'stage' else ''}{step} {at - last:.1f}s")
+                last = at
             loaded = result["tables"]["fact_tweet"]["rows"]
             assert loaded == rows, result
             manifest_rps = rows / manifest_s
             print(f"manifest path (validate + COPY FROM STDIN + MERGE + audit): {rows:,} rows in {manifest_s:.1f}s "
                   f"= {manifest_rps:,.0f} rows/s; peak RSS {peak_rss_mb():.0f} MB (before {rss_before:.0f} MB, "
                   f"includes the executemany input list)")
+            print(f"  time by step: {', '.join(steps)}")
             t0 = time.perf_counter()
             again = load_export(config, RUN, tables=["fact_tweet"], echo=lambda _: None)
             print(f"same run again: {again['tables']['fact_tweet']} in {time.perf_counter() - t0:.2f}s")
