@@ -79,7 +79,10 @@ TWEET_FIELDS = [
     _f("in_reply_to_status_id_str", S), _f("in_reply_to_status_id", S),
     _f("quoted_status_id_str", S), _f("retweeted_status", EMBEDDED), _f("quoted_status", EMBEDDED),
     _f("place", PLACE), _f("coordinates", POINT),
-    _f("author_id", S), _f("referenced_tweets", REFERENCED), _f("note_tweet", NOTE), _f("geo", GEO_V2),
+    _f("author_id", S), _f("referenced_tweets", REFERENCED), _f("note_tweet", NOTE),
+    # v1.1 ``geo`` is a [lat, lon] point, v2 ``geo`` an object with place_id: kept as JSON text
+    # so neither shape fails the record; v2's is parsed with GEO_V2 for v2 tweets only.
+    _f("geo", S),
 ]
 TWEET = T.StructType(TWEET_FIELDS)
 

@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from crisislake.tweets.parse import parse_created_at, parse_id
-from crisislake.tweets.schemas import TWEET_COLUMNS
+from crisislake.tweets.schemas import GEO_V2, TWEET_COLUMNS
 
 # Ids before this are pre-snowflake (2006-2010) and carry no timestamp.
 SNOWFLAKE_MIN_ID = 100_000_000_000_000
@@ -77,11 +77,12 @@ def with_tweet_fields(parsed_df: DataFrame) -> DataFrame:
         "coalesce(transform(ent.user_mentions, m -> m.screen_name), transform(ent.mentions, m -> m.username), "
         "array()))"
     )
-    place = "coalesce(tweet.place, get(filter(includes.places, p -> p.id = tweet.geo.place_id), 0))"
-    point = "coalesce(tweet.coordinates.coordinates, tweet.geo.coordinates.coordinates)"
+    place = "coalesce(tweet.place, get(filter(includes.places, p -> p.id = geo2.place_id), 0))"
+    point = "coalesce(tweet.coordinates.coordinates, geo2.coordinates.coordinates)"
     return (
         parsed_df.withColumn("rt", F.expr(f"coalesce(tweet.retweeted_status, {v2_retweeted})"))
         .withColumn("rt_handle", F.expr(rt_handle))
+        .withColumn("geo2", F.when(F.col("tweet.geo").contains("place_id"), F.from_json(F.col("tweet.geo"), GEO_V2)))
         .withColumn("ent", F.expr(ent))
         .withColumn("raw_id", F.coalesce(F.col("tweet.id_str"), F.col("tweet.id")))
         .withColumn("tweet_id", parse_id(F.col("raw_id")))
@@ -116,7 +117,7 @@ def with_tweet_fields(parsed_df: DataFrame) -> DataFrame:
         .withColumn("point", F.expr(point))
         .withColumn("lat", F.when(F.size("point") == 2, F.col("point")[1]))
         .withColumn("lon", F.when(F.size("point") == 2, F.col("point")[0]))
-        .drop("rt", "rt_handle", "ent", "place", "point")
+        .drop("rt", "rt_handle", "geo2", "ent", "place", "point")
     )
 
 
