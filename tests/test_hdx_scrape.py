@@ -321,3 +321,11 @@ def test_s3_truncated_upload_aborted_not_published(hdx, s3_endpoint):
     report = scraper(hdx, None, sink=sink, max_retries=1).scrape(["ds"])
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert (report.summary()["failed"], sorted(keys)) == (1, ["raw/hdx/_state/failures.json", "raw/hdx/_state/resources.json"])
+
+
+def test_unknown_dataset_dead_lettered_and_others_fetched(hdx, tmp_path):
+    hdx.add_package("ds", {"a.csv": CSV_BYTES})
+    report = scraper(hdx, tmp_path).scrape(["no-such-dataset", "ds"])
+    failures = json.loads((tmp_path / FAILURES_FILE).read_text())
+    assert (report.summary(), list(failures)) == (
+        {"downloaded": 1, "unchanged": 0, "failed": 1}, ["dataset:no-such-dataset"])

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 from crisislake.hdx.ckan import CkanClient, TransientError, with_retries
@@ -249,25 +249,53 @@ class HdxScraper:
         self.failures: Dict[str, Dict[str, Any]] = json.loads(sink.read_text(FAILURES_FILE) or "{}")
 
     # -- datasets
-    def datasets(self, names: Iterable[str] = (), query: str = "", organization: str = "") -> List[Dict[str, Any]]:
-        """Dataset records by name/id, plus every match of ``query``/``organization``."""
+    def datasets(self, names: Iterable[str] = (), query: str = "", organization: str = "",
+                 report: Optional[ScrapeReport] = None) -> List[Dict[str, Any]]:
+        """Dataset records by name/id, plus every match of ``query``/``organization``.
+
+        A dataset whose metadata cannot be fetched is recorded in the failures list (key
+        ``dataset:<name>``) and in ``report``; the others go on.
+        """
         out: Dict[str, Dict[str, Any]] = {}
-        for name in names:
-            pkg = self.client.package_show(name)
-            out[pkg.get("id", name)] = pkg
+        lookups: List[Tuple[str, Callable[[], List[Dict[str, Any]]]]] = [
+            (name, lambda name=name: [self.client.package_show(name)]) for name in names
+        ]
         if query or organization:
-            for pkg in self.client.package_search(query, organization):
-                out.setdefault(pkg.get("id"), pkg)
+            lookups.append((f"search:{query}|{organization}", lambda: list(self.client.package_search(query, organization))))
+        for label, lookup in lookups:
+            key = f"dataset:{label}"
+            try:
+                found = lookup()
+            except Exception as exc:  # noqa: BLE001 - recorded in the dead-letter list
+                error = f"{type(exc).__name__}: {exc}"
+                log.error("dataset %s failed: %s", label, error)
+                self._record_failure(key, {"dataset": label, "url": self.client.base_url}, error, 1)
+                if report is not None:
+                    report.results.append(FetchResult(label, "", "failed", error))
+                continue
+            self.failures.pop(key, None)
+            for pkg in found:
+                out.setdefault(pkg.get("id", label), pkg)
+        self._save()
         return list(out.values())
 
     def scrape(self, names: Iterable[str] = (), query: str = "", organization: str = "") -> ScrapeReport:
         report = ScrapeReport()
-        for pkg in self.datasets(names, query, organization):
+        for pkg in self.datasets(names, query, organization, report):
             for resource in pkg.get("resources", []):
                 if self.formats and str(resource.get("format", "")).lower() not in self.formats:
                     continue
                 report.results.append(self.fetch(pkg, resource))
         return report
+
+    def _record_failure(self, key: str, what: Dict[str, Any], error: str, attempts: int) -> None:
+        previous = self.failures.get(key, {})
+        now = self.clock().isoformat(timespec="seconds")
+        self.failures[key] = {
+            **what, "error": error[:1000], "attempts": attempts,
+            "runs_failed": int(previous.get("runs_failed", 0)) + 1,
+            "first_failed_at": previous.get("first_failed_at") or now, "last_failed_at": now,
+        }
 
     # -- one resource
     def _unchanged(self, resource: Dict[str, Any]) -> bool:
@@ -297,13 +325,8 @@ class HdxScraper:
         except Exception as exc:  # noqa: BLE001 - the dead-letter list records every failure
             error = f"{type(exc).__name__}: {exc}"
             log.error("resource %s of %s failed: %s", rid, dataset, error)
-            previous = self.failures.get(rid, {})
-            self.failures[rid] = {
-                "dataset": dataset, "resource_id": rid, "url": resource.get("url"), "error": error[:1000],
-                "attempts": attempts["n"], "runs_failed": int(previous.get("runs_failed", 0)) + 1,
-                "first_failed_at": previous.get("first_failed_at") or self.clock().isoformat(timespec="seconds"),
-                "last_failed_at": self.clock().isoformat(timespec="seconds"),
-            }
+            self._record_failure(rid, {"dataset": dataset, "resource_id": rid, "url": resource.get("url")},
+                                 error, attempts["n"])
             self._save()
             return FetchResult(dataset, rid, "failed", error)
         self.failures.pop(rid, None)
