@@ -1,0 +1,144 @@
+"""Pipeline fit/transform, save/load, bad rows, dedup and the evaluate contract on tiny data."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.ml import PipelineModel
+from pyspark.sql import functions as F, types as T
+
+from crisislake.nlp import data, features as feat, predict
+from crisislake.nlp.evaluate_job import evaluate_file
+from crisislake.nlp.tasks import TASKS
+from crisislake.nlp.text import clean_text, is_unknown_text
+from crisislake.nlp.training import with_label_index
+
+TINY_FEATURES = feat.FeatureParams(num_features=1 << 12, min_doc_freq=1)
+TINY_HEAD = feat.HeadParams(reg_param=1e-3, max_iter=50)
+TRAIN_SCHEMA = T.StructType([T.StructField("text", T.StringType()), T.StructField("label", T.StringType())])
+TRAIN_ROWS = [
+    ("flood water rising in the town", "1"), ("flood water covers the road", "1"),
+    ("earthquake destroyed houses", "1"), ("earthquake destroyed the school", "1"),
+    ("happy birthday to my friend", "0"), ("happy birthday lovely picnic", "0"),
+    ("lovely sunny picnic today", "0"), ("sunny day lovely music", "0"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(spark) -> PipelineModel:
+    source_df = spark.createDataFrame(TRAIN_ROWS, TRAIN_SCHEMA).transform(with_label_index(["0", "1"]))
+    return feat.build_pipeline(["0", "1"], features=TINY_FEATURES, head=TINY_HEAD).fit(source_df)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_path(tiny_model, tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("models") / "relevance" / "v-test")
+    tiny_model.write().overwrite().save(path)
+    return path
+
+
+def _texts(spark, rows):
+    schema = T.StructType([T.StructField("id", T.LongType()), T.StructField("text", T.StringType())])
+    return spark.createDataFrame(rows, schema)
+
+
+def test_pipeline_predicts_training_vocabulary(spark, tiny_model):
+    source_df = _texts(spark, [(1, "flood water in town"), (2, "happy birthday picnic")])
+    actual = {r["id"]: r["predicted_label"] for r in tiny_model.transform(source_df).collect()}
+    assert actual == {1: "1", 2: "0"}
+
+
+def test_saved_model_predicts_the_same_after_load(spark, tiny_model, tiny_model_path):
+    source_df = _texts(spark, [(1, "earthquake destroyed town"), (2, "lovely music"), (3, "flood picnic")])
+    before = tiny_model.transform(source_df).select("id", "prediction", "probability")
+    after = PipelineModel.load(tiny_model_path).transform(source_df).select("id", "prediction", "probability")
+    assert_df_equality(before, after, ignore_row_order=True)
+
+
+def test_clean_text_strips_retweet_links_mentions_and_splits_hashtags(spark):
+    source_df = spark.createDataFrame([("RT @ann: #NepalEarthquake &amp; aid http://t.co/x @bob",)], "text string")
+    actual = source_df.select(clean_text("text").alias("c")).first()["c"]
+    assert actual == "nepal earthquake & aid httpurl atuser"
+
+
+def test_unknown_for_null_empty_emoji_non_latin_and_foreign_lang(spark):
+    schema = T.StructType([T.StructField("id", T.LongType()), T.StructField("text", T.StringType()),
+                           T.StructField("lang", T.StringType())])
+    source_df = spark.createDataFrame([
+        (1, None, None), (2, "", None), (3, "😀😀 🔥", None), (4, "землетрясение в городе", None),
+        (5, "terremoto en la ciudad", "es"), (6, "flood in town", None), (7, "flood in town", "en"),
+        (8, "http://t.co/abc @user", None),
+    ], schema)
+    actual = {r["id"]: r["u"] for r in source_df.select("id", is_unknown_text("text", "lang").alias("u")).collect()}
+    assert actual == {1: True, 2: True, 3: True, 4: True, 5: True, 6: False, 7: False, 8: True}
+
+
+def test_scoring_bad_rows_gives_unknown_without_crashing(spark, tiny_model_path):
+    loaded = predict.load(spark, tiny_model_path, TASKS["relevance"])
+    source_df = _texts(spark, [(1, None), (2, ""), (3, "😀😀😀"), (4, "flood water rising")])
+    actual = {r["id"]: r["pred_label"] for r in
+              source_df.transform(predict.score(loaded, TASKS["relevance"])).collect()}
+    assert actual == {1: "unknown", 2: "unknown", 3: "unknown", 4: "1"}
+
+
+def test_resolve_conflicts_keeps_majority_and_drops_ties(spark):
+    source_df = spark.createDataFrame([
+        ("Flood in town http://t.co/1", "1", "e1", "s"), ("RT @x: flood in town!", "1", "e2", "s"),
+        ("flood in town", "0", "e1", "s"),                      # 2 votes for 1, 1 for 0 -> 1
+        ("nice day", "1", "e1", "s"), ("Nice day", "0", "e1", "s"),  # tie -> dropped
+        ("quake", "1", "e3", "s"),
+    ], "text string, label string, group string, source string")
+    actual = {r["dedup_key"]: (r["label"], r["group"]) for r in data.resolve_conflicts(source_df).collect()}
+    assert actual == {"flood in town": ("1", "e1"), "quake": ("1", "e3")}
+
+
+def test_evaluate_json_matches_hand_computed_scores(spark, config, tiny_model_path, tmp_path, capsys):
+    # gold after the map: 1,1,1,0,0,0 (+1 skipped "Unsure"); the tiny model predicts
+    # flood/earthquake -> 1, birthday/picnic -> 0, emoji -> unknown.
+    csv = tmp_path / "eval.csv"
+    csv.write_text(
+        "tweet,gold\n"
+        "flood water rising fast,Relevant\n"
+        "earthquake destroyed the bridge,Relevant\n"
+        "happy birthday picnic,Relevant\n"
+        "flood water everywhere,Not relevant\n"
+        "lovely sunny birthday,Not relevant\n"
+        "😀😀,Not relevant\n"
+        "whatever,Unsure\n", encoding="utf-8")
+    args = argparse.Namespace(task="relevance", input=str(csv), text_col="tweet", label_col="gold",
+                              label_map='{"Relevant": 1, "Not relevant": "0"}', model=tiny_model_path,
+                              run_id="r1")
+    result = evaluate_file(spark, config, args)
+    json.loads(json.dumps(result))  # serialisable as one JSON object
+    assert result["task"] == "relevance"
+    assert (result["n"], result["skipped"]) == (6, 1)
+    assert result["accuracy"] == pytest.approx(0.5, abs=1e-6)
+    # class 1: TP 2, predicted 3, support 3 -> P = R = F1 = 2/3
+    assert (result["precision"], result["recall"], result["f1"]) == pytest.approx((2 / 3, 2 / 3, 2 / 3), abs=1e-6)
+    # class 0: TP 1, predicted 2, support 3 -> P 0.5, R 1/3, F1 0.4; macro over gold {0, 1}
+    assert result["per_class"]["0"] == pytest.approx(
+        {"precision": 0.5, "recall": 1 / 3, "f1": 0.4, "support": 3}, abs=1e-6)
+    assert result["per_class"]["1"]["support"] == 3
+    assert result["macro_f1"] == pytest.approx((0.4 + 2 / 3) / 2, abs=1e-6)
+    assert result["confusion_matrix"] == {"labels": ["0", "1", "unknown"],
+                                          "matrix": [[1, 1, 1], [1, 2, 0], [0, 0, 0]]}
+    assert result["threshold"] == 0.5  # a plugged-in model without metrics.json decides at 0.5
+    assert result["tweets_per_s"] > 0
+
+
+def test_evaluate_reads_parquet_with_boolean_labels(spark, config, tiny_model_path, tmp_path):
+    path = str(tmp_path / "eval.parquet")
+    spark.createDataFrame([("flood water rising", True), ("happy birthday", False)],
+                          "body string, is_disaster boolean").write.parquet(path)
+    args = argparse.Namespace(task="relevance", input=path, text_col="body", label_col="is_disaster",
+                              label_map=None, model=tiny_model_path, run_id="r1")
+    result = evaluate_file(spark, config, args)
+    assert (result["n"], result["skipped"], result["accuracy"]) == (2, 0, 1.0)
+
+
+def test_char_ngrams_sql_pads_text_with_spaces(spark):
+    source_df = spark.createDataFrame([("ab",)], "t string")
+    expr = f"array({feat._char_ngrams_sql('t', (3,))})[0]"
+    assert source_df.select(F.expr(expr).alias("g")).first()["g"] == ["~ ab", "~ab "]
