@@ -271,3 +271,25 @@ def test_lake_table_missing_a_contract_column_gets_it_as_null(spark, config):
 
     assert [tuple(r) for r in df.select("tweet_id", "incident_id", "run_id").collect()] == [(1, "inc", None)]
 
+
+
+def test_export_to_s3_lists_s3_urls_that_validate_and_render_a_redshift_copy(spark, s3_endpoint):
+    import boto3
+    from crisislake.config import load_config
+    from crisislake.warehouse.loadsql import render_load
+
+    bucket = f"wh-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    config = load_config("local", lake_root=f"s3a://{bucket}/lake", environ={},
+                         overrides=[f"spark.s3_endpoint={s3_endpoint}"])
+
+    ej.export_tables(spark, config, RUN, tables=["dim_disaster_type"], slice_count=2, environ={})
+
+    manifest_url = f"s3://{bucket}/lake/exports/dim_disaster_type/{RUN}/manifest.json"
+    info = validate_export(m.DIM_DISASTER_TYPE, manifest_url, s3_endpoint)
+    assert (info.rows, len(info.urls)) == (11, 2)
+    assert all(u.startswith(f"s3://{bucket}/lake/exports/dim_disaster_type/{RUN}/part-") for u in info.urls)
+    plan = render_load(m.DIM_DISASTER_TYPE, "redshift", "crisislake", RUN, manifest_url, 2, info.bytes, 11,
+                       "2026-01-05T00:00:00+00:00", "arn:aws:iam::123456789012:role/copy")
+    assert plan.sql("copy") == (f"COPY stage_dim_disaster_type FROM '{manifest_url}' "
+                                "IAM_ROLE 'arn:aws:iam::123456789012:role/copy' FORMAT AS PARQUET MANIFEST;")
