@@ -57,6 +57,17 @@ def latest_export_run(exports_zone: str, s3_endpoint: str = "") -> Optional[str]
     return max(runs) if runs else None
 
 
+def _has_export(config: Config, run_id: str) -> bool:
+    from crisislake.warehouse.manifest import ExportValidationError, read_manifest
+
+    try:
+        url = manifest_location(absolute_uri(config.zone("exports")), m.EXPORTED[0].name, run_id)
+        read_manifest(url, config.spark.s3_endpoint)
+        return True
+    except ExportValidationError:
+        return False
+
+
 def make_backend(config: Config, backend: Optional[str] = None, dry_run: bool = False):
     name = backend or config.warehouse.backend
     if name == "postgres":
@@ -166,7 +177,15 @@ def pipeline_step(spark, config: Config, run_id: str) -> dict:
         return {"skipped": "warehouse.backend is none"}
     if backend == "postgres" and not config.warehouse.postgres_url:
         return {"skipped": "no PostgreSQL URL: set CRISISLAKE_WAREHOUSE__POSTGRES_URL (make run does)"}
-    summary = _record(spark, config, run_id, run_id, lambda: load_export(config, run_id))
-    return {name: ("skipped" if r.get("skipped") else f"{r.get('rows')} rows")
-            for name, r in summary["tables"].items()}
+    export_run = run_id
+    latest = latest_export_run(config.zone("exports"), config.spark.s3_endpoint)
+    if latest is None:
+        return {"skipped": f"no export under {config.zone('exports')}"}
+    if not _has_export(config, run_id):  # e.g. `pipeline --steps load`: load the newest export
+        export_run = latest
+    summary = _record(spark, config, run_id, export_run, lambda: load_export(config, export_run))
+    out = {"export_run": export_run}
+    for name, r in summary["tables"].items():
+        out[name] = "skipped (already loaded)" if r.get("skipped") else f"{r.get('rows')} rows"
+    return out
 
