@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from crisislake.nlp.evaluate_job import build_gold_mapping
 from crisislake.nlp.metrics import best_f1_threshold, choose_threshold, classification_report
 from crisislake.nlp.tasks import TASKS, normalise_label

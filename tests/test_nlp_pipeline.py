@@ -6,14 +6,15 @@ import json
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.ml import PipelineModel
-from pyspark.sql import functions as F, types as T
-
-from crisislake.nlp import data, features as feat, predict
+from crisislake.nlp import data, predict
+from crisislake.nlp import features as feat
 from crisislake.nlp.evaluate_job import evaluate_file
 from crisislake.nlp.tasks import TASKS
 from crisislake.nlp.text import clean_text, is_unknown_text
 from crisislake.nlp.training import with_label_index
+from pyspark.ml import PipelineModel
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 TINY_FEATURES = feat.FeatureParams(num_features=1 << 12, min_doc_freq=1)
 TINY_HEAD = feat.HeadParams(reg_param=1e-3, max_iter=50)

@@ -50,7 +50,7 @@ class HeadParams:
     """Classifier settings (logistic regression on L2-normalised TF-IDF)."""
 
     reg_param: float = 1e-4
-    max_iter: int = 100
+    max_iter: int = 50
     tol: float = 1e-6
 
     def to_dict(self) -> Dict[str, object]:

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=int, default=4, help="grouped cross-validation folds (default 4)")
     parser.add_argument("--quick", action="store_true",
                         help=f"fast model: <= {QUICK_MAX_ROWS} rows, one holdout fold, no refit")
+    parser.add_argument("--holdout", action="store_true",
+                        help="all rows, but validate on one held-out fold of events and keep that model "
+                             "(1 fit instead of folds + 1)")
     parser.add_argument("--target-precision", type=float, default=None,
                         help="precision the review threshold must reach (default: 0.90 for relevance "
                              "and police_force, none for the multi-class tasks)")
@@ -46,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def train_and_save(
     spark: SparkSession, config: Config, task: str, version: Optional[str] = None, quick: bool = False,
     folds: int = 4, target_precision: Optional[float] = None, head: Optional[feat.HeadParams] = None,
-    use_extra: bool = True, make_default: bool = True,
+    use_extra: bool = True, make_default: bool = True, holdout: bool = False,
 ) -> Dict[str, object]:
     """Train one task and save it; returns a summary (path, version, validation scores)."""
     spec = get_task(task)
@@ -61,17 +64,17 @@ def train_and_save(
             resolved = resolved.where((F.abs(F.hash("dedup_key")) % 1000) < int(1000 * QUICK_MAX_ROWS / n))
     resolved = resolved.cache()
     n_raw, n_unique = raw.count(), resolved.count()
-    settings = {"task": task, "quick": quick, "folds": folds, "features": features.to_dict(),
+    settings = {"task": task, "quick": quick, "holdout": holdout, "folds": folds, "features": features.to_dict(),
                 "head": head.to_dict(), "target_precision": target_precision}
     fp = data.fingerprint(files, settings)
     version = version or model_store.new_version(fp)
-    model, metrics = training.train_task(spec, resolved, features, head, folds, quick, target_precision)
+    model, metrics = training.train_task(spec, resolved, features, head, folds, quick or holdout, target_precision)
     resolved.unpersist()
     metrics.update(
         task=task, version=version, labels=spec.labels, positive_label=spec.positive,
         training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
                        "dropped_duplicates_or_conflicts": n_raw - n_unique},
-        features=features.to_dict(), head=head.to_dict(), quick=quick,
+        features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout,
         model="Spark NLP (DocumentAssembler, Tokenizer, Normalizer, Stemmer, Finisher) + "
               "word 1-2-gram & char 3-5-gram HashingTF + IDF + LogisticRegression",
         library_versions=model_store.library_versions(),
@@ -97,14 +100,15 @@ def ensure_default_models(spark: SparkSession, config: Config, run_id: str, task
 
 def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id: str) -> List[dict]:
     tasks = list(TASKS) if args.task == "all" else [args.task]
-    head = feat.HeadParams(reg_param=args.reg_param, max_iter=QUICK_HEAD.max_iter if args.quick else 100)
+    head = feat.HeadParams(reg_param=args.reg_param,
+                           max_iter=QUICK_HEAD.max_iter if args.quick else feat.HeadParams().max_iter)
     out = []
     with run_step(spark, config.zone("_runs"), run_id, "train") as record:
         for task in tasks:
             summary = train_and_save(
                 spark, config, task, version=args.version, quick=args.quick, folds=args.folds,
                 target_precision=args.target_precision, head=head, use_extra=not args.no_extra,
-                make_default=not args.no_default)
+                make_default=not args.no_default, holdout=args.holdout)
             out.append(summary)
             record.wrote[task] = summary["path"]
             record.counts[task] = {k: summary[k] for k in ("n_train", "macro_f1", "f1", "threshold")}

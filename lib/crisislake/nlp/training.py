@@ -81,8 +81,9 @@ def train_task(
 ) -> Tuple[PipelineModel, Dict[str, object]]:
     """Cross-validate by group, choose thresholds, fit the final model.
 
-    ``data`` is deduplicated training data (``text, label, group, source``). With ``quick`` the
-    model fitted on all folds but one is kept (no refit on everything): half the fits.
+    ``data`` is deduplicated training data (``text, label, group, source``). With ``quick``
+    (holdout mode) only fold 0 is held out and the model fitted on the other folds is kept, with
+    no refit on everything: one fit instead of ``folds + 1``.
     Returns the fitted PipelineModel and the validation metrics for ``metrics.json``.
     """
     started = time.monotonic()
