@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from crisislake.warehouse import model as m
 
 ROOT = Path(__file__).resolve().parents[1]
