@@ -308,3 +308,18 @@ def test_rerun_on_same_raw_changes_nothing(spark, revised):
     third = revised["third"]["conflict_events"]
     assert (third["inserted"], third["updated"], third["marked_deleted"]) == (0, 0, 0)
     assert {k: revised["rows"][k].run_id for k in "ABCD"} == {"A": "run-2", "B": "run-1", "C": "run-1", "D": "run-2"}
+
+
+def test_sniff_layout_reads_s3_objects_through_hadoop(spark, s3_endpoint):
+    import uuid
+
+    import boto3
+    from crisislake.hdx.raw_io import sniff_layout
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    bucket = f"hdx-sniff-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    data = "EVENT_ID_CNTY,EVENT_DATE,ACTOR1\r\n1RTA,29/12/2015,S\u00e9l\u00e9ka\r\n".encode("cp1252")
+    client.put_object(Bucket=bucket, Key="raw/hdx/a/r/t/x.csv", Body=data)
+    layout, sha256 = sniff_layout(spark, f"s3a://{bucket}/raw/hdx/a/r/t/x.csv")
+    assert (layout.encoding, layout.kind, sha256) == ("windows-1252", "conflict_events", hashlib.sha256(data).hexdigest())
