@@ -48,8 +48,8 @@ bench: services ## benchmarks: print throughput and memory figures (slow, not a 
 build: setup ## build dist/: package zip, jobs, bootstrap, config, stamped with the git version
 	$(PY) -m crisislake.cli emr build
 
-submit: build ## upload dist/ and run the pipeline on a transient EMR cluster (needs AWS credentials)
-	$(PY) -m crisislake.cli emr submit --env aws
+submit: build ## run the pipeline on a transient EMR cluster (CRISISLAKE_LAKE_ROOT=s3://..., SUBMIT_ARGS=...)
+	$(PY) -m crisislake.cli emr submit --env aws $(SUBMIT_ARGS)
 
 clean: ## remove the local lake, build outputs and service state
 	-$(PY) scripts/devservices.py stop

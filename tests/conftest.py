@@ -14,6 +14,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Python UDF workers must run this interpreter (the venv that has crisislake), not python3 on PATH.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
