@@ -79,46 +79,45 @@ def with_tweet_fields(parsed_df: DataFrame) -> DataFrame:
     )
     place = "coalesce(tweet.place, get(filter(includes.places, p -> p.id = geo2.place_id), 0))"
     point = "coalesce(tweet.coordinates.coordinates, geo2.coordinates.coordinates)"
-    return (
-        parsed_df.withColumn("rt", F.expr(f"coalesce(tweet.retweeted_status, {v2_retweeted})"))
-        .withColumn("rt_handle", F.expr(rt_handle))
-        .withColumn("geo2", F.when(F.col("tweet.geo").contains("place_id"), F.from_json(F.col("tweet.geo"), GEO_V2)))
-        .withColumn("ent", F.expr(ent))
-        .withColumn("raw_id", F.coalesce(F.col("tweet.id_str"), F.col("tweet.id")))
-        .withColumn("tweet_id", parse_id(F.col("raw_id")))
-        .withColumn("raw_created_at", F.col("tweet.created_at"))
-        .withColumn(
-            "created_at",
-            F.coalesce(
-                parse_created_at(F.col("raw_created_at")),
-                F.when((F.col("kind") == "csv") & F.col("raw_created_at").isNull(), snowflake_time(F.col("tweet_id"))),
-            ),
-        )
-        .withColumn("text", html_unescape(F.expr(text)))
-        .withColumn("lang", F.col("tweet.lang"))
-        .withColumn("author_id", parse_id(F.coalesce(F.col("tweet.user.id_str"), F.col("tweet.user.id"),
-                                                     F.col("tweet.author_id"))))
-        .withColumn("author_handle", F.expr(
-            f"coalesce(tweet.user.screen_name, {v2_user.format(id='tweet.author_id')}.username)"))
-        .withColumn("retweet_of_id", parse_id(F.expr(
-            f"coalesce(rt.id_str, rt.id, {_ref('retweeted')})")))
-        .withColumn("quote_of_id", parse_id(F.expr(
+    # Three projections, not a withColumn per field: each withColumn re-analyses the whole plan,
+    # and with the wide JSON schema that analysis, not the data, dominated small batches.
+    stage1 = parsed_df.withColumns({
+        "rt": F.expr(f"coalesce(tweet.retweeted_status, {v2_retweeted})"),
+        "geo2": F.when(F.col("tweet.geo").contains("place_id"), F.from_json(F.col("tweet.geo"), GEO_V2)),
+        "raw_id": F.coalesce(F.col("tweet.id_str"), F.col("tweet.id")),
+        "raw_created_at": F.col("tweet.created_at"),
+    })
+    stage2 = stage1.withColumns({
+        "rt_handle": F.expr(rt_handle),
+        "ent": F.expr(ent),
+        "tweet_id": parse_id(F.col("raw_id")),
+        "place": F.expr(place),
+        "point": F.expr(point),
+    })
+    stage3 = stage2.withColumns({
+        "created_at": F.coalesce(
+            parse_created_at(F.col("raw_created_at")),
+            F.when((F.col("kind") == "csv") & F.col("raw_created_at").isNull(), snowflake_time(F.col("tweet_id"))),
+        ),
+        "text": html_unescape(F.expr(text)),
+        "lang": F.col("tweet.lang"),
+        "author_id": parse_id(F.coalesce(F.col("tweet.user.id_str"), F.col("tweet.user.id"), F.col("tweet.author_id"))),
+        "author_handle": F.expr(f"coalesce(tweet.user.screen_name, {v2_user.format(id='tweet.author_id')}.username)"),
+        "retweet_of_id": parse_id(F.expr(f"coalesce(rt.id_str, rt.id, {_ref('retweeted')})")),
+        "quote_of_id": parse_id(F.expr(
             "coalesce(tweet.quoted_status_id_str, tweet.quoted_status.id_str, tweet.quoted_status.id, "
-            f"{_ref('quoted')})")))
-        .withColumn("reply_to_id", parse_id(F.expr(
-            f"coalesce(tweet.in_reply_to_status_id_str, tweet.in_reply_to_status_id, {_ref('replied_to')})")))
-        .withColumn("hashtags", F.expr("coalesce(transform(ent.hashtags, h -> coalesce(h.text, h.tag)), array())"))
-        .withColumn("urls", F.expr(
-            "coalesce(transform(ent.urls, u -> coalesce(u.unwound_url, u.expanded_url, u.url)), array())"))
-        .withColumn("mentions", F.expr(mentions))
-        .withColumn("place", F.expr(place))
-        .withColumn("place_country", F.coalesce(F.col("place.country_code"), F.col("place.country")))
-        .withColumn("place_name", F.coalesce(F.col("place.full_name"), F.col("place.name")))
-        .withColumn("point", F.expr(point))
-        .withColumn("lat", F.when(F.size("point") == 2, F.col("point")[1]))
-        .withColumn("lon", F.when(F.size("point") == 2, F.col("point")[0]))
-        .drop("rt", "rt_handle", "geo2", "ent", "place", "point")
-    )
+            f"{_ref('quoted')})")),
+        "reply_to_id": parse_id(F.expr(
+            f"coalesce(tweet.in_reply_to_status_id_str, tweet.in_reply_to_status_id, {_ref('replied_to')})")),
+        "hashtags": F.expr("coalesce(transform(ent.hashtags, h -> coalesce(h.text, h.tag)), array())"),
+        "urls": F.expr("coalesce(transform(ent.urls, u -> coalesce(u.unwound_url, u.expanded_url, u.url)), array())"),
+        "mentions": F.expr(mentions),
+        "place_country": F.coalesce(F.col("place.country_code"), F.col("place.country")),
+        "place_name": F.coalesce(F.col("place.full_name"), F.col("place.name")),
+        "lat": F.when(F.size("point") == 2, F.col("point")[1]),
+        "lon": F.when(F.size("point") == 2, F.col("point")[0]),
+    })
+    return stage3.drop("rt", "rt_handle", "geo2", "ent", "place", "point")
 
 
 def with_reason(df: DataFrame) -> DataFrame:
@@ -154,7 +153,7 @@ def with_lineage(run_id: str) -> Callable[[DataFrame], DataFrame]:
     """Add ``ingested_at`` and ``run_id``; ``source_uri``/``source_line`` come from the reader."""
 
     def inner(df: DataFrame) -> DataFrame:
-        return df.withColumn("ingested_at", F.current_timestamp()).withColumn("run_id", F.lit(run_id))
+        return df.withColumns({"ingested_at": F.current_timestamp(), "run_id": F.lit(run_id)})
 
     return inner
 

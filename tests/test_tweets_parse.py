@@ -1,0 +1,148 @@
+"""Parsing each input shape into curated/tweets columns (inline inputs, no Delta)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from chispa import assert_df_equality
+from crisislake.tweets.io import LINE_SCHEMA
+from crisislake.tweets.parse import split_lines
+from crisislake.tweets.transforms import pick_richest, select_tweets, to_records
+from pyspark.sql import types as T
+
+URI = "s3://raw/tweets/2013/04/15/18/part-0.json"
+
+
+def v1(tweet_id, text, **extra):
+    status = {
+        "created_at": "Mon Apr 15 18:50:12 +0000 2013", "id": tweet_id, "id_str": str(tweet_id), "text": text,
+        "lang": "en", "user": {"id": 11, "id_str": "11", "screen_name": "alice"},
+        "entities": {"hashtags": [], "urls": [], "user_mentions": []},
+    }
+    status.update(extra)
+    return json.dumps(status)
+
+
+def records(spark, *payloads, uri=URI):
+    rows = [(uri, i + 1, p, None, None) for i, p in enumerate(payloads)]
+    return spark.createDataFrame(rows, LINE_SCHEMA).transform(to_records("run-1"))
+
+
+def test_v1_extended_tweet_gives_full_unescaped_text_entities_place_and_point(spark):
+    payload = v1(
+        323470380069203968, "Explosions at the finish line &amp; more\u2026 https://t.co/a", truncated=True,
+        extended_tweet={
+            "full_text": "Explosions at the finish line &amp; people hurt #BostonMarathon https://t.co/a @bpd",
+            "entities": {"hashtags": [{"text": "BostonMarathon"}],
+                         "urls": [{"url": "https://t.co/a", "expanded_url": "https://example.org/boston"}],
+                         "user_mentions": [{"screen_name": "bpd"}]},
+        },
+        place={"country_code": "US", "country": "United States", "full_name": "Boston, MA", "name": "Boston"},
+        coordinates={"type": "Point", "coordinates": [-71.08, 42.35]},
+        geo={"type": "Point", "coordinates": [42.35, -71.08]},
+    )
+    actual_df = records(spark, payload).select(
+        "tweet_id", "created_at", "text", "author_id", "author_handle", "hashtags", "urls", "mentions",
+        "place_country", "place_name", "lat", "lon", "source_line", "reason")
+    expected_df = spark.createDataFrame(
+        [(323470380069203968, dt.datetime(2013, 4, 15, 18, 50, 12),
+          "Explosions at the finish line & people hurt #BostonMarathon https://t.co/a @bpd", 11, "alice",
+          ["BostonMarathon"], ["https://example.org/boston"], ["bpd"], "US", "Boston, MA", 42.35, -71.08, 1, None)],
+        "tweet_id long, created_at timestamp, text string, author_id long, author_handle string, "
+        "hashtags array<string>, urls array<string>, mentions array<string>, place_country string, "
+        "place_name string, lat double, lon double, source_line long, reason string",
+    )
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True)
+
+
+def test_v1_retweet_text_is_rt_prefix_plus_original_full_text(spark):
+    original = json.loads(v1(100000000000000001, "short\u2026",
+                             extended_tweet={"full_text": "the whole original text"},
+                             user={"id_str": "22", "screen_name": "bob"}))
+    payload = v1(100000000000000002, "RT @bob: short\u2026", retweeted_status=original)
+    row = records(spark, payload).select("text", "retweet_of_id", "mentions").first()
+    assert (row.text, row.retweet_of_id, row.mentions) == (
+        "RT @bob: the whole original text", 100000000000000001, ["bob"])
+
+
+def test_v2_response_uses_note_tweet_text_includes_user_place_and_references(spark):
+    response = {
+        "data": [
+            {"id": "1266538354939756544", "text": "cut\u2026", "created_at": "2020-05-30T01:02:03.000Z",
+             "author_id": "7", "lang": "en", "note_tweet": {"text": "the long post &gt; 280 characters"},
+             "referenced_tweets": [{"type": "replied_to", "id": "1266538354939756000"},
+                                   {"type": "quoted", "id": "1266538354939755000"}],
+             "geo": {"place_id": "p1"}},
+            {"id": "1266538354939756545", "text": "second", "created_at": "2020-05-30T01:02:04.000Z",
+             "author_id": "8"},
+        ],
+        "includes": {"users": [{"id": "7", "username": "carol"}, {"id": "8", "username": "dan"}],
+                     "places": [{"id": "p1", "full_name": "Houston, TX", "country_code": "US"}]},
+    }
+    actual_df = records(spark, json.dumps(response)).select(
+        "tweet_id", "text", "author_handle", "reply_to_id", "quote_of_id", "place_name", "source_line")
+    expected_df = spark.createDataFrame(
+        [(1266538354939756544, "the long post > 280 characters", "carol", 1266538354939756000,
+          1266538354939755000, "Houston, TX", 1),
+         (1266538354939756545, "second", "dan", None, None, None, 1)],
+        "tweet_id long, text string, author_handle string, reply_to_id long, quote_of_id long, "
+        "place_name string, source_line long",
+    )
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_firehose_line_of_concatenated_objects_gives_one_record_each(spark):
+    line = v1(100000000000000011, "one }{ brace") + v1(100000000000000012, "two") + v1(100000000000000013, "three")
+    actual = records(spark, line).select("tweet_id", "text", "source_line", "reason").collect()
+    assert sorted((r.tweet_id, r.text, r.source_line, r.reason) for r in actual) == [
+        (100000000000000011, "one }{ brace", 1, None),
+        (100000000000000012, "two", 1, None),
+        (100000000000000013, "three", 1, None),
+    ]
+
+
+def test_split_lines_numbers_lines_and_strips_carriage_returns(spark):
+    files_df = spark.createDataFrame([(URI, "a\r\nb\n\nc")], "source_uri string, value string")
+    actual = [(r.source_line, r.payload) for r in split_lines(files_df).collect()]
+    assert actual == [(1, "a"), (2, "b"), (3, ""), (4, "c")]
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ('{"id": 1, "text": "broken', "malformed JSON (or a field of an unexpected type)"),
+        (v1(None, "no id", id_str=None), "missing tweet id"),
+        (v1(123, "bad id", id_str="12x"), "invalid tweet id"),
+        (v1(124, None), "missing text"),
+        (v1(125, "bad date", created_at="yesterday at noon"), "unparseable created_at"),
+        ('{"delete": {"status": {"id": 1, "user_id": 2}}}', "not a tweet: stream control message 'delete'"),
+        ('{"errors": [{"title": "Not Found Error"}], "data": []}', "v2 response without tweets (data empty or errors)"),
+    ],
+    ids=["broken-json", "missing-id", "invalid-id", "missing-text", "bad-date", "delete-notice", "v2-errors"],
+)
+def test_bad_record_gets_its_reason_and_keeps_raw_payload(spark, payload, reason):
+    row = records(spark, payload).select("reason", "raw_payload", "source_uri", "source_line").first()
+    assert (row.reason, row.raw_payload, row.source_uri, row.source_line) == (reason, payload, URI, 1)
+
+
+def test_csv_row_without_date_gets_created_at_from_snowflake_id(spark):
+    payload = json.dumps({"_format": "csv", "id_str": "211040709124440064", "text": "fire &amp; smoke"})
+    row = records(spark, payload).select("created_at", "text", "reason").first()
+    assert (row.created_at, row.text, row.reason) == (dt.datetime(2012, 6, 8, 10, 23, 20, 659000), "fire & smoke", None)
+
+
+def test_pick_richest_keeps_the_longer_text_of_a_tweet_seen_twice(spark):
+    source_df = records(
+        spark, v1(100000000000000021, "short text"), v1(100000000000000021, "short text, but the full version"))
+    actual = pick_richest(select_tweets(source_df)).select("tweet_id", "text", "source_line").collect()
+    assert [(r.tweet_id, r.text, r.source_line) for r in actual] == [
+        (100000000000000021, "short text, but the full version", 2)]
+
+
+def test_records_have_the_curated_tweets_contract_schema(spark):
+    from crisislake.tweets.schemas import TWEETS_SCHEMA
+
+    actual = select_tweets(records(spark, v1(100000000000000031, "x"))).schema
+    assert [(f.name, f.dataType) for f in actual.fields] == [(f.name, f.dataType) for f in TWEETS_SCHEMA.fields]
+    assert isinstance(actual["created_at"].dataType, T.TimestampType)
