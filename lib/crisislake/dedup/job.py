@@ -66,7 +66,8 @@ def event_ms_column(df: DataFrame, id_col: str, time_col: Optional[str]) -> F.Co
     if dict(df.dtypes)[time_col] == "string":
         parsed = F.coalesce(
             F.to_timestamp(col),
-            F.to_timestamp(col, "EEE MMM dd HH:mm:ss Z yyyy"),  # Twitter v1.1 created_at
+            # Twitter v1.1 "Sat May 30 22:05:00 +0000 2020" (Spark 3 cannot parse the day name)
+            F.to_timestamp(F.regexp_replace(col, "^[A-Za-z]{3} ", ""), "MMM dd HH:mm:ss Z yyyy"),
         )
         millis = F.coalesce(F.unix_millis(parsed), F.when(col.cast("long") > 0, col.cast("long")))
     elif dict(df.dtypes)[time_col] in ("timestamp", "timestamp_ntz", "date"):
