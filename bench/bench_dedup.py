@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Dedup quality and speed (``make bench``; prints its figures).
+
+Quality: 20,000 real CrisisLexT6 tweets; the true pairs (exact Jaccard >= 0.7 of the shingle sets
+of the normalised texts, texts that normalise to "" left out) by brute force (blocked sparse
+matrix products, every pair checked); recall/precision of the pairs the pipeline puts in one
+cluster. Character 5-grams and word unigrams are both measured.
+
+Speed: N = 1,000,000 tweets (real CrisisLexT6 texts plus generated variants: RT prefixes, swapped
+t.co links, added hashtags, truncation with "…"), file mode end to end (Parquet in, Parquet out):
+tweets/s and peak memory (RSS of the driver JVM + Python workers). On 100,000 tweets also
+datasketch MinHashLSH (single process) and Spark ML MinHashLSH.approxSimilarityJoin, and the ratios.
+
+    .venv/bin/python bench/bench_dedup.py                  # full scale
+    BENCH_SCALE=0.01 .venv/bin/python bench/bench_dedup.py # 10k / 1k / 200 quick check
+    BENCH_PARTS=quality,speed,compare                      # a subset
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import platform
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+DATA = Path(os.environ.get("CRISISLAKE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+PARTS = set(os.environ.get("BENCH_PARTS", "quality,speed,compare").split(","))
+THRESHOLD = 0.7
+
+
+def load_texts():
+    with gzip.open(DATA / "crisislex" / "crisislexT6.csv.gz", "rt", encoding="utf-8") as fh:
+        return [(int(r["tweet_id"]), r["tweet_text"]) for r in csv.DictReader(fh)]
+
+
+class PeakRss:
+    """Peak summed RSS of this process and all its descendants (driver JVM, Python workers)."""
+
+    def __init__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        children = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(pid))
+            except (OSError, IndexError, ValueError):
+                continue
+        total, stack = 0, [os.getpid()]
+        while stack:
+            pid = stack.pop()
+            try:
+                with open(f"/proc/{pid}/statm") as fh:
+                    total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except OSError:
+                pass
+            stack.extend(children.get(pid, []))
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss())
+            self._stop.wait(0.5)
+
+    def __enter__(self):
+        self.peak = self._tree_rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# ------------------------------------------------------------------------------ quality
+
+def true_pairs(texts, shingle, ngram):
+    """All pairs with exact Jaccard >= THRESHOLD (indices i < j), brute force in blocks."""
+    import numpy as np
+    from crisislake.dedup.minhash import shingle_sets
+    from crisislake.dedup.normalize import normalize_py
+    from scipy import sparse
+
+    norm = [normalize_py(t) for t in texts]
+    values, offsets = shingle_sets(norm, shingle, ngram)
+    _, cols = np.unique(values, return_inverse=True)
+    lengths = np.diff(offsets)
+    rows = np.repeat(np.arange(len(norm)), lengths)
+    X = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(norm), cols.max() + 1))
+    XT = X.T.tocsc()
+    pairs = set()
+    block = 2000
+    for start in range(0, len(norm), block):
+        inter = (X[start:start + block] @ XT).toarray()
+        li = lengths[start:start + block][:, None]
+        union = li + lengths[None, :] - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jac = np.where(union > 0, inter / union, 0.0)
+        i, j = np.nonzero(jac >= THRESHOLD - 1e-9)
+        i = i + start
+        keep = (i < j) & (lengths[i] > 0) & (lengths[j] > 0)
+        pairs.update(zip(i[keep].tolist(), j[keep].tolist()))
+    return pairs
+
+
+def pipeline_clusters(spark, texts, params):
+    from crisislake.dedup.cluster import DedupState, cluster_batch
+    from pyspark.sql import types as T
+
+    schema = T.StructType([T.StructField("node", T.LongType()), T.StructField("text", T.StringType()),
+                           T.StructField("event_ms", T.LongType())])
+    df = spark.createDataFrame([(i, t, None) for i, t in enumerate(texts)], schema)
+    result = cluster_batch(df, DedupState.empty(spark), params)
+    return dict(result.assignments.select("node", "cluster_id").collect())  # bench only
+
+
+def quality(spark, all_texts):
+    from crisislake.dedup.minhash import LshParams
+
+    n = max(int(20000 * SCALE), 500)
+    rng = random.Random(7)
+    texts = [t for _, t in rng.sample(all_texts, n)]
+    print(f"\n-- quality: {n} CrisisLexT6 tweets, threshold {THRESHOLD}")
+    for shingle, ngram in (("char", 5), ("word", 1)):
+        t0 = time.time()
+        truth = true_pairs(texts, shingle, ngram)
+        brute = time.time() - t0
+        params = LshParams.for_threshold(THRESHOLD, shingle, ngram)
+        t0 = time.time()
+        clusters = pipeline_clusters(spark, texts, params)
+        took = time.time() - t0
+        members = {}
+        for node, cid in clusters.items():
+            members.setdefault(cid, []).append(node)
+        predicted = sum(len(m) * (len(m) - 1) // 2 for m in members.values())
+        tp = sum(1 for i, j in truth if clusters[i] == clusters[j])
+        recall = tp / len(truth) if truth else 1.0
+        precision = tp / predicted if predicted else 1.0
+        print(f"{shingle}{ngram}-grams (b={params.num_bands}, r={params.rows_per_band}): {len(truth)} true pairs "
+              f"(brute force {brute:.1f}s); pipeline {predicted} clustered pairs, recall {recall:.4f}, "
+              f"precision {precision:.4f}, {len(members)} clusters, {took:.1f}s")
+
+
+# ------------------------------------------------------------------------------ speed
+
+def make_variants(all_texts, n, seed=11):
+    """n tweets: real texts and generated variants (RT prefix, swapped link, hashtags, truncation)."""
+    rng = random.Random(seed)
+    tags = ["#breaking", "#news", "#prayers", "#help", "#update", "#sandy", "#bostonstrong", "#yycflood"]
+    out = []
+    base_id = 400000000000000000
+    for i in range(n):
+        _, text = all_texts[i % len(all_texts)] if i < len(all_texts) else rng.choice(all_texts)
+        kind = 0 if i < len(all_texts) else rng.randrange(5)
+        if kind == 1:
+            text = f"RT @user{rng.randrange(10000)}: {text}"
+        elif kind == 2:
+            text = f"{text} http://t.co/{rng.randrange(36 ** 8):08x}"
+        elif kind == 3:
+            text = f"{text} {' '.join(rng.sample(tags, rng.randint(1, 3)))}"
+        elif kind == 4 and len(text) > 40:
+            text = text[: rng.randint(int(len(text) * 0.75), len(text) - 1)] + "…"
+        out.append((str(base_id + i * 4194304), text))
+    return out
+
+
+def write_parquet(rows, path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows]}), path)
+
+
+def speed_run(spark, path, out):
+    from crisislake.dedup.io import read_table_file, write_single_file
+    from crisislake.dedup.job import dedup_frame
+    from crisislake.dedup.minhash import LshParams
+
+    df = read_table_file(spark, path)
+    with PeakRss() as rss:
+        t0 = time.time()
+        write_single_file(dedup_frame(df, "id", "text", None, LshParams.for_threshold(THRESHOLD)), out)
+        took = time.time() - t0
+    return took, rss.peak
+
+
+def speed(spark, all_texts, tmp):
+    results = {}
+    for n in (int(100000 * SCALE), int(1000000 * SCALE)):
+        rows = make_variants(all_texts, n)
+        path = os.path.join(tmp, f"tweets_{n}.parquet")
+        write_parquet(rows, path)
+        took, peak = speed_run(spark, path, os.path.join(tmp, f"out_{n}.parquet"))
+        results[n] = took
+        print(f"crisislake dedup (Spark, file mode, Parquet in/out), {n} tweets: {took:.1f}s, "
+              f"{n / took:,.0f} tweets/s, peak RSS {peak / 2**30:.2f} GiB")
+    small, large = sorted(results)
+    print(f"growth {small} -> {large} tweets: time x{results[large] / results[small]:.2f} for x{large / small:.0f} data")
+    return results[small]
+
+
+def datasketch_time(texts):
+    from crisislake.dedup.normalize import normalize_py
+    from datasketch import MinHash, MinHashLSH
+
+    t0 = time.time()
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=100)
+    sigs = []
+    for key, text in texts:
+        norm = normalize_py(text)
+        m = MinHash(num_perm=100)
+        grams = {norm[k:k + 5] for k in range(max(len(norm) - 4, 1))} if norm else set()
+        if grams:
+            m.update_batch([g.encode("utf-8") for g in grams])
+        sigs.append((key, m))
+        lsh.insert(key, m, check_duplication=False)
+    candidates = 0
+    for _key, m in sigs:
+        candidates += len(lsh.query(m)) - 1
+    return time.time() - t0, candidates // 2
+
+
+def spark_ml_time(spark, path):
+    from crisislake.dedup.normalize import normalize_text
+    from pyspark.ml.feature import HashingTF, MinHashLSH
+    from pyspark.sql import functions as F
+
+    df = spark.read.parquet(path)
+    t0 = time.time()
+    grams = df.withColumn("norm", normalize_text(F.col("text"))).withColumn(
+        "grams", F.expr("transform(sequence(1, greatest(length(norm) - 4, 1)), i -> substring(norm, i, 5))")
+    ).where(F.length("norm") > 0)
+    feats = HashingTF(inputCol="grams", outputCol="features", numFeatures=1 << 20, binary=True).transform(grams)
+    model = MinHashLSH(inputCol="features", outputCol="hashes", numHashTables=20, seed=1).fit(feats)
+    hashed = model.transform(feats).cache()
+    pairs = model.approxSimilarityJoin(hashed, hashed, 1 - THRESHOLD, distCol="dist").where(
+        F.col("datasetA.id") < F.col("datasetB.id")
+    ).count()
+    return time.time() - t0, pairs
+
+
+def compare(spark, all_texts, tmp, ours_100k):
+    n = int(100000 * SCALE)
+    rows = make_variants(all_texts, n)
+    path = os.path.join(tmp, f"tweets_{n}.parquet")
+    if not os.path.exists(path):
+        write_parquet(rows, path)
+    if ours_100k is None:
+        ours_100k, _ = speed_run(spark, path, os.path.join(tmp, "out_cmp.parquet"))
+    ds, ds_pairs = datasketch_time(rows)
+    print(f"datasketch MinHashLSH (single process, 100 perms, candidates only), {n} tweets: {ds:.1f}s "
+          f"({ds_pairs} candidate pairs)")
+    ml, ml_pairs = spark_ml_time(spark, path)
+    print(f"Spark ML MinHashLSH.approxSimilarityJoin (20 tables), {n} tweets: {ml:.1f}s ({ml_pairs} pairs)")
+    print(f"ratios at {n}: datasketch / crisislake = {ds / ours_100k:.2f}x, Spark ML / crisislake = {ml / ours_100k:.2f}x")
+
+
+def main() -> int:
+    from crisislake.config import load_config
+    from crisislake.session import build_spark
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+          f"BENCH_SCALE={SCALE}")
+    all_texts = load_texts()
+    config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=8"])
+    spark = build_spark(config.spark, app_name="bench-dedup")
+    ours = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if "quality" in PARTS:
+                quality(spark, all_texts)
+            if "speed" in PARTS:
+                print("\n-- speed")
+                ours = speed(spark, all_texts, tmp)
+            if "compare" in PARTS:
+                print("\n-- comparison at 100,000")
+                compare(spark, all_texts, tmp, ours)
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
