@@ -46,6 +46,14 @@ FILES = 4
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux: VmHWM (ru_maxrss survives exec, so a child started from
+    a big parent would report the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
