@@ -14,6 +14,7 @@ datasketch MinHashLSH (single process) and Spark ML MinHashLSH.approxSimilarityJ
     .venv/bin/python bench/bench_dedup.py                  # full scale
     BENCH_SCALE=0.01 .venv/bin/python bench/bench_dedup.py # 10k / 1k / 200 quick check
     BENCH_PARTS=quality,speed,compare                      # a subset
+    BENCH_SIZES=100000,1000000                             # speed sizes (before BENCH_SCALE)
 """
 from __future__ import annotations
 
@@ -201,7 +202,8 @@ def speed_run(spark, path, out):
 
 def speed(spark, all_texts, tmp):
     results = {}
-    for n in (int(100000 * SCALE), int(1000000 * SCALE)):
+    sizes = [int(x) for x in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
+    for n in (int(size * SCALE) for size in sizes):
         rows = make_variants(all_texts, n)
         path = os.path.join(tmp, f"tweets_{n}.parquet")
         write_parquet(rows, path)
@@ -209,7 +211,9 @@ def speed(spark, all_texts, tmp):
         results[n] = took
         print(f"crisislake dedup (Spark, file mode, Parquet in/out), {n} tweets: {took:.1f}s, "
               f"{n / took:,.0f} tweets/s, peak RSS {peak / 2**30:.2f} GiB")
-    small, large = sorted(results)
+    if len(results) < 2:
+        return results.get(int(100000 * SCALE))
+    small, large = sorted(results)[0], sorted(results)[-1]
     print(f"growth {small} -> {large} tweets: time x{results[large] / results[small]:.2f} for x{large / small:.0f} data")
     return results[small]
 
@@ -261,7 +265,9 @@ def compare(spark, all_texts, tmp, ours_100k):
     if not os.path.exists(path):
         write_parquet(rows, path)
     if ours_100k is None:
-        ours_100k, _ = speed_run(spark, path, os.path.join(tmp, "out_cmp.parquet"))
+        ours_100k, peak = speed_run(spark, path, os.path.join(tmp, "out_cmp.parquet"))
+        print(f"crisislake dedup (Spark, file mode, Parquet in/out), {n} tweets: {ours_100k:.1f}s, "
+              f"{n / ours_100k:,.0f} tweets/s, peak RSS {peak / 2**30:.2f} GiB")
     ds, ds_pairs = datasketch_time(rows)
     print(f"datasketch MinHashLSH (single process, 100 perms, candidates only), {n} tweets: {ds:.1f}s "
           f"({ds_pairs} candidate pairs)")

@@ -62,7 +62,7 @@ def main() -> int:
           f"{len(texts)} tweets clustered")
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=4"])
     spark = build_spark(config.spark, app_name="bench-incidents")
-    settings = [(0.2, 3.0), (0.15, 1.0), (0.3, 3.0)]
+    settings = [(0.2, 3.0), (0.15, 1.0), (0.1, 3.0)]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "tweets.csv"

@@ -2,7 +2,7 @@
 
 Two tweets are linked when, within ``window_hours`` of each other (tweet time; the snowflake id
 when there is no ``created_at``), their sets of content words (lower case, links removed,
-mentions and hashtags kept, English stop words and words under 3 characters dropped) have a
+mentions and hashtags kept, Spark ML's English stop words and words under 3 characters dropped) have a
 Jaccard of at least ``min_jaccard``, and their places do not disagree (a place is the tweet's
 ``place_name`` or a "City, ST" mention in its text; unknown places never veto). Near-duplicate
 clusters from ``dedup`` are linked whole. Incidents are the connected components.
@@ -38,9 +38,10 @@ class IncidentParams:
 
 
 def _stop_words() -> list:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    """Spark ML's English stop words (shipped with Spark, so nothing extra to install on EMR)."""
+    from pyspark.ml.feature import StopWordsRemover
 
-    return sorted(ENGLISH_STOP_WORDS)
+    return sorted(set(StopWordsRemover.loadDefaultStopWords("english")))
 
 
 def content_words(text: Column) -> Column:
