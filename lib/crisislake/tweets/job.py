@@ -142,7 +142,11 @@ def start_stream(
     checkpoint = checkpoint or default_checkpoint(config)
     tweets_path = config.table("curated", "tweets")
     quarantine_path = config.table("quarantine", "tweets")
-    reader = spark.readStream.format("binaryFile").option("recursiveFileLookup", "true")
+    reader = (
+        spark.readStream.format("binaryFile")
+        .schema("path string, modificationTime timestamp, length long, content binary")
+        .option("recursiveFileLookup", "true")
+    )
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_trigger))
     names = reader.load(raw).select("path")

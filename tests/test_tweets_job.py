@@ -1,0 +1,128 @@
+"""ingest-tweets end to end on Delta: the sample dumps, re-runs, v1.1+v2 duplicates, S3, streaming."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from crisislake.config import load_config
+from crisislake.tweets import job
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "raw" / "tweets"
+
+
+def v1_line(tweet_id: int, text: str) -> str:
+    return json.dumps({"created_at": "Mon Apr 15 18:50:12 +0000 2013", "id_str": str(tweet_id), "text": text,
+                       "user": {"id_str": "11", "screen_name": "alice"}})
+
+
+def count_rows(spark, path: str) -> int:
+    return spark.read.format("delta").load(path).count()
+
+
+@pytest.fixture(scope="module")
+def sample_lake(spark, tmp_path_factory):
+    """The committed sample dumps ingested once into a fresh lake (run ``first``)."""
+    root = tmp_path_factory.mktemp("tweets_sample") / "lake"
+    shutil.copytree(SAMPLE, root / "raw" / "tweets")
+    config = load_config("local", lake_root=str(root), overrides=["spark.shuffle_partitions=2"], environ={})
+    counts = job.ingest(spark, config, "first")
+    return config, counts
+
+
+def test_sample_ingest_reconciles_read_with_new_duplicates_and_quarantined(sample_lake):
+    _, counts = sample_lake
+    # 150 v1.1 + 100 gzip + 100 Firehose + 80 v2 + 150 CSV + 4 malformed lines, and the truncated
+    # gzip file: 30 lines of member 1, 6 complete lines of member 2 and its cut last line = 37.
+    # The 20 tweets of the first v2 page are also in v1-statuses.json.
+    assert {k: counts[k] for k in ("files_read", "records_read", "new_rows", "duplicates", "quarantined")} == {
+        "files_read": 7, "records_read": 621, "new_rows": 596, "duplicates": 20, "quarantined": 5}
+    assert counts["records_read"] == counts["new_rows"] + counts["duplicates"] + counts["quarantined"]
+
+
+def test_sample_quarantine_holds_each_bad_record_with_its_reason(spark, sample_lake):
+    config, _ = sample_lake
+    rows = spark.read.format("delta").load(config.table("quarantine", "tweets")).collect()
+    assert sorted((r.source_uri.rsplit("/", 1)[-1], r.source_line, r.reason) for r in rows) == [
+        ("firehose-truncated.json.gz", 37, "truncated gzip member 2 (unexpected end of file); line incomplete"),
+        ("malformed.json", 1, "malformed JSON (or a field of an unexpected type)"),
+        ("malformed.json", 2, "missing tweet id"),
+        ("malformed.json", 3, "missing text"),
+        ("malformed.json", 4, "unparseable created_at"),
+    ]
+    assert all(r.raw_payload and r.run_id == "first" for r in rows)
+
+
+def test_second_run_over_the_same_files_adds_nothing(spark, sample_lake):
+    config, _ = sample_lake
+    counts = job.ingest(spark, config, "second")
+    assert (counts["records_read"], counts["new_rows"], counts["duplicates"], counts["quarantined"],
+            counts["quarantine_rows_added"], counts["replaced_by_richer"]) == (621, 0, 616, 5, 0, 0)
+    assert count_rows(spark, config.table("curated", "tweets")) == 596
+    assert count_rows(spark, config.table("quarantine", "tweets")) == 5
+
+
+def test_run_record_says_what_was_read_written_and_quarantined(sample_lake):
+    config, _ = sample_lake
+    record = json.loads(Path(config.zone("_runs"), "first.json").read_text())["steps"]["ingest-tweets"]
+    assert record["status"] == "succeeded"
+    assert record["read"]["records"] == 621 and record["read"]["files"] == 7
+    assert list(record["wrote"].values()) == [596]
+    assert list(record["quarantined"].values()) == [5]
+
+
+def test_same_tweet_in_v1_and_v2_form_is_one_row_with_the_longer_text(spark, config):
+    raw = Path(config.zone("raw"), "tweets")
+    raw.mkdir(parents=True)
+    (raw / "v1.json").write_text(v1_line(1266538354939756544, "cut short\u2026") + "\n")
+    v2 = {"data": [{"id": "1266538354939756544", "text": "cut short\u2026", "created_at": "2013-04-15T18:50:12Z",
+                    "author_id": "11", "note_tweet": {"text": "cut short no more: the full long post"}}],
+          "includes": {"users": [{"id": "11", "username": "alice"}]}}
+    (raw / "v2.json").write_text(json.dumps(v2) + "\n")
+    counts = job.ingest(spark, config, "r1")
+    rows = spark.read.format("delta").load(config.table("curated", "tweets")).collect()
+    assert [(r.tweet_id, r.text, r.source_uri.rsplit("/", 1)[-1]) for r in rows] == [
+        (1266538354939756544, "cut short no more: the full long post", "v2.json")]
+    assert (counts["new_rows"], counts["duplicates"]) == (1, 1)
+
+
+def test_ingest_reads_raw_tweets_from_an_s3_prefix(spark, config, s3_endpoint):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="tweets-raw-test")
+    body = "\n".join([v1_line(100000000000000101, "from s3 one"), v1_line(100000000000000102, "from s3 two")])
+    s3.put_object(Bucket="tweets-raw-test", Key="raw/tweets/2013/04/15/18/a.json", Body=body.encode())
+    counts = job.ingest(spark, config, "s3run", raw="s3a://tweets-raw-test/raw/tweets")
+    rows = spark.read.format("delta").load(config.table("curated", "tweets")).collect()
+    assert sorted((r.tweet_id, r.source_uri) for r in rows) == [
+        (100000000000000101, "s3a://tweets-raw-test/raw/tweets/2013/04/15/18/a.json"),
+        (100000000000000102, "s3a://tweets-raw-test/raw/tweets/2013/04/15/18/a.json"),
+    ]
+    assert counts["records_read"] == 2
+
+
+def test_stream_restart_after_a_crash_neither_loses_nor_duplicates_tweets(spark, config):
+    raw = Path(config.zone("raw"), "tweets", "2013", "04", "15")
+    (raw / "18").mkdir(parents=True)
+    (raw / "18" / "a.json").write_text("\n".join(v1_line(100000000000000200 + i, f"a{i}") for i in range(3)) + "\n")
+    job.start_stream(spark, config, "stream-1").awaitTermination()
+
+    # Second batch arrives (one tweet repeats the first batch); then the process "crashes"
+    # after the Delta commit but before the checkpoint commit: drop the last commit marker.
+    (raw / "19").mkdir()
+    (raw / "19" / "b.json").write_text(
+        "\n".join(v1_line(100000000000000200 + i, f"b{i}") for i in range(2, 5)) + "\n")
+    job.start_stream(spark, config, "stream-2").awaitTermination()
+    commits = Path(job.default_checkpoint(config), "commits")
+    os.remove(commits / "1")
+    os.remove(commits / ".1.crc")  # the local checksum file Hadoop keeps next to it
+
+    job.start_stream(spark, config, "stream-3").awaitTermination()  # restart replays batch 1
+    rows = spark.read.format("delta").load(config.table("curated", "tweets")).collect()
+    assert sorted(r.tweet_id for r in rows) == [100000000000000200 + i for i in range(5)]
+    runs = json.loads(Path(config.zone("_runs"), "stream-3.json").read_text())["steps"]
+    assert runs["ingest-tweets:batch-1"]["counts"]["new_rows"] == 0
