@@ -30,6 +30,8 @@ services-stop: ## stop the local services
 	$(PY) scripts/devservices.py stop
 
 run: services ## run the whole pipeline locally on data/sample/ into ./lake and load PostgreSQL
+	@test -s .services/pseudonym.key || (mkdir -p .services && $(PY) -c "import secrets; print(secrets.token_hex(32))" > .services/pseudonym.key)
+	WAREHOUSE_PSEUDONYM_KEY=$$(cat .services/pseudonym.key) \
 	CRISISLAKE_WAREHOUSE__POSTGRES_URL=$$($(PY) -c "import sys; sys.path.insert(0,'scripts'); import devservices; print(devservices.postgres_url())") \
 	  $(PY) -m crisislake.cli pipeline --sample data/sample
 

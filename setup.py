@@ -12,8 +12,6 @@ setup(
     description="Humanitarian data lakehouse on Apache Spark",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
-    include_package_data=True,
-    package_data={"crisislake": ["conf/*.json", "sql/*.sql"]},
     python_requires=">=3.9",
     install_requires=[
         # EMR 7.x: Spark 3.5, Delta 3.3. Spark NLP 5.5.3 is the newest whose JVM artefact
