@@ -98,6 +98,16 @@ def jvm_peak_mb(spark) -> float:
     return float("nan")
 
 
+def jvm_cpu_s(spark) -> float:
+    """User + system CPU seconds of the driver JVM so far (Linux /proc); load-independent work measure."""
+    pid = spark.sparkContext._gateway.proc.pid
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def main() -> int:
     from crisislake.config import load_config
     from crisislake.hdx.ingest_job import ingest_hdx
@@ -116,9 +126,9 @@ def main() -> int:
     ])
     spark = build_spark(config.spark, app_name="bench-ingest-hdx")
     try:
-        t1 = time.time()
+        t1, cpu1 = time.time(), jvm_cpu_s(spark)
         summary = ingest_hdx(spark, config, "bench-run-1")
-        ingest_s = time.time() - t1
+        ingest_s, ingest_cpu = time.time() - t1, jvm_cpu_s(spark) - cpu1
         t2 = time.time()
         rerun = ingest_hdx(spark, config, "bench-run-2") if os.environ.get("BENCH_RERUN", "0") == "1" else None
         rerun_s = time.time() - t2
@@ -128,7 +138,9 @@ def main() -> int:
         print(f"ingest: {events['records']:,} records -> {events['written']:,} written, "
               f"{events['quarantined']:,} quarantined, {events['duplicates']:,} duplicates")
         print(f"ingest wall time: {ingest_s:.1f}s  => {events['records'] / ingest_s:,.0f} rows/s "
-              f"({size / 1e6 / ingest_s:.1f} MB/s)")
+              f"({size / 1e6 / ingest_s:.1f} MB/s); load average {os.getloadavg()[0]:.1f}")
+        print(f"driver JVM CPU time: {ingest_cpu:.0f}s  => {events['records'] / ingest_cpu:,.0f} rows per CPU-second "
+              f"(the figure to compare on a shared machine)")
         if rerun is not None:
             r = rerun["conflict_events"]
             print(f"re-run on the same raw (idempotent MERGE): {rerun_s:.1f}s, inserted {r['inserted']}, "
