@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Benchmark ``ingest-tweets``: 1,000,000 realistic v1.1 tweets, Spark vs a single-process baseline.
+
+Generates plain (uncompressed) line-delimited v1.1 status JSON, 3-5 KB per tweet as real ones
+are (full user object, entities, 1 in 4 extended, 1 in 10 retweets with the original embedded,
+1 in 5 with place and coordinates), from real CrisisLex texts, into ``bench/out/tweets_raw``
+(reused when already there). Then, in the same run:
+
+* Spark: ``crisislake.tweets.job.ingest`` into a fresh local lake (parse, validate, dedup,
+  Delta MERGE, run record), timed end to end; peak memory = driver Python RSS + JVM RSS,
+  sampled from /proc every 0.2 s.
+* Baseline: one Python process, ``json.loads`` per line, the same fields, ``pyarrow`` Parquet.
+
+``BENCH_SCALE=0.01`` runs 10,000 tweets for a quick check.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from datetime import datetime
+from multiprocessing import Pool
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+OUT = HERE / "out"
+RAW = OUT / "tweets_raw"
+TWEETS_PER_FILE = 12_500
+
+
+def _gen_file(job):
+    """Write one file of ``count`` statuses starting at ``start`` (runs in a worker process)."""
+    import make_sample_tweets as gen
+
+    index, start, count, texts = job
+    base_id = 323_000_000_000_000_000
+    lines = []
+    for k in range(start, start + count):
+        tid = base_id + k * 4_194_304  # one tweet per ms-tick: distinct, plausible snowflakes
+        text = texts[k % len(texts)]
+        retweet = None
+        if k % 10 == 3:
+            retweet = gen.v1_status(tid - 4_194_304 * 7, texts[(k + 7) % len(texts)], k + 1, extended=True)
+        lines.append(json.dumps(gen.v1_status(tid, text, k, retweet_of=retweet, extended=k % 4 == 1,
+                                              with_place=k % 5 == 0), separators=(",", ":")))
+    path = RAW / f"2013/04/15/{index % 24:02d}/statuses-{index:04d}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path.stat().st_size
+
+
+def generate(n: int) -> int:
+    import make_sample_tweets as gen
+
+    marker = RAW / f"_GENERATED_{n}"
+    if marker.exists():
+        return int(marker.read_text())
+    shutil.rmtree(RAW, ignore_errors=True)
+    texts = [t for _, t in gen.load_texts("crisislexT26.csv.gz", 20000)]
+    jobs = [(i, s, min(TWEETS_PER_FILE, n - s), texts) for i, s in enumerate(range(0, n, TWEETS_PER_FILE))]
+    with Pool(2) as pool:
+        total = sum(pool.map(_gen_file, jobs))
+    marker.write_text(str(total))
+    return total
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """RSS of ``pid`` and all its descendants (the JVM is a child of the driver)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+class PeakMemory:
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+            time.sleep(0.2)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_spark(n: int):
+    from crisislake.config import load_config
+    from crisislake.session import build_spark
+    from crisislake.tweets import job
+
+    lake = OUT / "lake_ingest_tweets"
+    shutil.rmtree(lake, ignore_errors=True)
+    config = load_config("local", lake_root=str(lake), overrides=["spark.driver_memory=3g"], environ={})
+    with PeakMemory(os.getpid()) as mem:
+        spark = build_spark(config.spark, app_name="bench-ingest-tweets")
+        start = time.monotonic()
+        counts = job.ingest(spark, config, "bench", raw=str(RAW))
+        elapsed = time.monotonic() - start
+        spark.stop()
+    return counts, elapsed, mem.peak
+
+
+def _baseline_row(obj):
+    rt = obj.get("retweeted_status")
+    src = rt or obj
+    full = (src.get("extended_tweet") or {}).get("full_text") or src.get("full_text") or src.get("text")
+    text = f"RT @{rt['user']['screen_name']}: {full}" if rt else full
+    ents = (src.get("extended_tweet") or {}).get("entities") or src.get("entities") or {}
+    place = obj.get("place") or {}
+    point = (obj.get("coordinates") or {}).get("coordinates") or [None, None]
+    return (
+        int(obj["id_str"]), datetime.strptime(obj["created_at"], "%a %b %d %H:%M:%S %z %Y"), html.unescape(text),
+        obj.get("lang"), int(obj["user"]["id_str"]), obj["user"]["screen_name"],
+        int(rt["id_str"]) if rt else None, [h["text"] for h in ents.get("hashtags", [])],
+        [u.get("expanded_url") or u["url"] for u in ents.get("urls", [])],
+        place.get("country_code"), place.get("full_name"), point[1], point[0],
+    )
+
+
+def run_baseline():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = ["tweet_id", "created_at", "text", "lang", "author_id", "author_handle", "retweet_of_id",
+             "hashtags", "urls", "place_country", "place_name", "lat", "lon"]
+    out = OUT / "baseline_parquet"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    n = 0
+    with PeakMemory(os.getpid()) as mem:
+        start = time.monotonic()
+        for i, path in enumerate(sorted(RAW.rglob("*.json"))):
+            with open(path, encoding="utf-8") as fh:
+                rows = [_baseline_row(json.loads(line)) for line in fh if line.strip()]
+            n += len(rows)
+            columns = list(zip(*rows))
+            pq.write_table(pa.table({k: list(v) for k, v in zip(names, columns)}), out / f"part-{i:04d}.parquet")
+        elapsed = time.monotonic() - start
+    return n, elapsed, mem.peak
+
+
+def main() -> int:
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    n = int(1_000_000 * scale)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    t = time.monotonic()
+    size = generate(n)
+    mb = size / 1e6
+    print(f"input: {n:,} v1.1 tweets, plain JSON lines, {mb:,.0f} MB ({size / n / 1024:.1f} KiB/tweet) "
+          f"in {RAW} (generated/reused in {time.monotonic() - t:.0f} s)")
+
+    # Baseline first: once this process has started a JVM, its RSS would count against it.
+    base_n, base_s, base_peak = run_baseline()
+    print(f"python baseline (json + pyarrow parquet, 1 process): {base_s:.1f} s, {base_n / base_s:,.0f} tweets/s, "
+          f"{mb / base_s:,.1f} MB/s, peak RSS {base_peak / 1024**2:.2f} GiB", flush=True)
+    counts, spark_s, spark_peak = run_spark(n)
+    print(f"spark ingest-tweets: {spark_s:.1f} s, {n / spark_s:,.0f} tweets/s, {mb / spark_s:,.1f} MB/s, "
+          f"peak memory (driver + JVM RSS) {spark_peak / 1024**2:.2f} GiB; "
+          f"read {counts['records_read']:,} = new {counts['new_rows']:,} + duplicates {counts['duplicates']:,} "
+          f"+ quarantined {counts['quarantined']:,}")
+    print(f"ratio spark/baseline throughput: {base_s / spark_s:.2f}x")
+    print(f"targets: >= 15,000 tweets/s: {'met' if n / spark_s >= 15000 else 'NOT met'}; "
+          f"faster than baseline: {'yes' if spark_s < base_s else 'NO'}; "
+          f"peak < 4 GiB: {'yes' if spark_peak < 4 * 1024**2 else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
