@@ -122,6 +122,6 @@ def parse_created_at(col: Column) -> Column:
 def parse_id(col: Column) -> Column:
     """A decimal id string -> long; anything else (empty, letters, > 2^63-1) -> null, without
     relying on non-ANSI casts ("1234" -> 1234, "12a" -> null, "9223372036854775808" -> null)."""
-    digits = F.regexp_replace(F.trim(col), r"\.0+$", "")  # ids written as 1.0E? never; "123.0" from CSV tools
+    digits = F.regexp_replace(F.trim(col), r"\.0+$", "")  # "123.0": ids from spreadsheet-exported CSVs
     fits = (F.length(digits) < 19) | ((F.length(digits) == 19) & (digits <= F.lit("9223372036854775807")))
     return F.when(digits.rlike(r"^[0-9]{1,19}$") & fits, digits.cast("long"))
