@@ -73,41 +73,64 @@ def generate(n: int) -> int:
     return total
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """RSS of ``pid`` and all its descendants (the JVM is a child of the driver)."""
-    total, stack = 0, [pid]
+def _tree(pid: int):
+    """(RSS KiB, {pid: CPU ticks}) of ``pid`` and its descendants (the JVM is a child of the driver)."""
+    rss, cpu, stack = 0, {}, [pid]
     while stack:
         p = stack.pop()
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                        rss += int(line.split()[1])
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+                cpu[p] = int(fields[11]) + int(fields[12])  # utime + stime
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             continue
-    return total
+    return rss, cpu
 
 
 class PeakMemory:
+    """Peak RSS and CPU seconds of a process tree, sampled every 0.2 s.
+
+    CPU seconds make the figures comparable on a shared machine: wall time depends on what
+    else runs, tweets per CPU-second much less.
+    """
+
     def __init__(self, pid: int):
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._start_cpu, self._cpu = {}, {}
 
     def __enter__(self):
+        self._start_cpu = _tree(self.pid)[1]
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
+    def _sample(self):
+        rss, cpu = _tree(self.pid)
+        self.peak = max(self.peak, rss)
+        for p, ticks in cpu.items():
+            self._cpu[p] = max(self._cpu.get(p, 0), ticks)
+
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+            self._sample()
             time.sleep(0.2)
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self._sample()
+
+    @property
+    def cpu_s(self) -> float:
+        ticks = sum(t - self._start_cpu.get(p, 0) for p, t in self._cpu.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_spark(n: int):
@@ -123,8 +146,8 @@ def run_spark(n: int):
         start = time.monotonic()
         counts = job.ingest(spark, config, "bench", raw=str(RAW))
         elapsed = time.monotonic() - start
-        spark.stop()
-    return counts, elapsed, mem.peak
+    spark.stop()
+    return counts, elapsed, mem
 
 
 def _baseline_row(obj):
@@ -163,7 +186,7 @@ def run_baseline():
             columns = list(zip(*rows))
             pq.write_table(pa.table({k: list(v) for k, v in zip(names, columns)}), out / f"part-{i:04d}.parquet")
         elapsed = time.monotonic() - start
-    return n, elapsed, mem.peak
+    return n, elapsed, mem
 
 
 def main() -> int:
@@ -177,12 +200,15 @@ def main() -> int:
           f"in {RAW} (generated/reused in {time.monotonic() - t:.0f} s)")
 
     # Baseline first: once this process has started a JVM, its RSS would count against it.
-    base_n, base_s, base_peak = run_baseline()
+    base_n, base_s, base_mem = run_baseline()
     print(f"python baseline (json + pyarrow parquet, 1 process): {base_s:.1f} s, {base_n / base_s:,.0f} tweets/s, "
-          f"{mb / base_s:,.1f} MB/s, peak RSS {base_peak / 1024**2:.2f} GiB", flush=True)
-    counts, spark_s, spark_peak = run_spark(n)
+          f"{mb / base_s:,.1f} MB/s, peak RSS {base_mem.peak / 1024**2:.2f} GiB, {base_mem.cpu_s:.0f} CPU-s "
+          f"({base_n / max(base_mem.cpu_s, 1e-9):,.0f} tweets per CPU-second)", flush=True)
+    counts, spark_s, spark_mem = run_spark(n)
+    spark_peak = spark_mem.peak
     print(f"spark ingest-tweets: {spark_s:.1f} s, {n / spark_s:,.0f} tweets/s, {mb / spark_s:,.1f} MB/s, "
-          f"peak memory (driver + JVM RSS) {spark_peak / 1024**2:.2f} GiB; "
+          f"peak memory (driver + JVM RSS) {spark_peak / 1024**2:.2f} GiB, {spark_mem.cpu_s:.0f} CPU-s "
+          f"({n / max(spark_mem.cpu_s, 1e-9):,.0f} tweets per CPU-second); "
           f"read {counts['records_read']:,} = new {counts['new_rows']:,} + duplicates {counts['duplicates']:,} "
           f"+ quarantined {counts['quarantined']:,}")
     print(f"ratio spark/baseline throughput: {base_s / spark_s:.2f}x")
