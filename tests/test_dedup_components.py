@@ -1,9 +1,8 @@
 """Connected components in Spark on hand-drawn graphs (one edge list, disjoint node ranges,
 solved once per module)."""
 import pytest
-from pyspark.sql import types as T
-
 from crisislake.dedup.components import connected_components
+from pyspark.sql import types as T
 
 EDGE_SCHEMA = T.StructType([T.StructField("src", T.LongType()), T.StructField("dst", T.LongType())])
 

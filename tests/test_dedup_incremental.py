@@ -9,10 +9,8 @@ import sys
 from datetime import datetime
 
 import pytest
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
-
 from crisislake.dedup.job import dedup_lake
+from pyspark.sql import types as T
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 

@@ -1,10 +1,9 @@
 """Normalisation of tweet text before shingling (Spark column and its Python twin agree)."""
 import pytest
 from chispa import assert_column_equality
+from crisislake.dedup.normalize import normalize_py, normalize_text
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-
-from crisislake.dedup.normalize import normalize_py, normalize_text
 
 CASES = [
     ("RT @user_1: Flood warning for Houston", "flood warning for houston"),

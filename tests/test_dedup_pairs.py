@@ -7,11 +7,10 @@ import os
 import sys
 
 import pytest
-from pyspark.sql import types as T
-
 from crisislake.dedup.cluster import DedupState, cluster_batch
 from crisislake.dedup.minhash import LshParams, jaccard_py, shingle_sets
 from crisislake.dedup.normalize import normalize_py
+from pyspark.sql import types as T
 
 # The pandas UDF needs workers running this venv's interpreter (see ensure_local_worker_python).
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
