@@ -124,7 +124,10 @@ def ensure_moto() -> str:
     if _port_open(MOTO_PORT):
         return moto_endpoint()
     STATE.mkdir(parents=True, exist_ok=True)
-    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    # Prefer the moto of this interpreter's environment (the project venv) over any on PATH.
+    exe = str(Path(sys.executable).parent / "moto_server")
+    if not Path(exe).exists():
+        exe = shutil.which("moto_server") or exe
     if not Path(exe).exists():
         raise ServiceError("moto_server not found: pip install 'moto[server]'")
     log = open(STATE / "moto.log", "ab")
