@@ -84,7 +84,9 @@ def main() -> int:
         spec = get_task(task)
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
         pdf = data.resolve_conflicts(raw).select("text", "label", "group").toPandas()
-        fold_of = assign_folds(pdf["group"].value_counts().to_dict(), 4)
+        group_labels = pdf.groupby("group")["label"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else None)
+        single = not spec.binary and group_labels.notna().all()
+        fold_of = assign_folds(pdf["group"].value_counts().to_dict(), 4, group_labels.to_dict() if single else None)
         pdf["fold"] = pdf["group"].map(fold_of)
         if SCALE < 1.0:
             pdf = pdf.sample(frac=max(SCALE, 0.05), random_state=1)
@@ -94,7 +96,7 @@ def main() -> int:
         t0 = time.monotonic()
         train_sdf = (spark.createDataFrame(train[["text", "label"]])
                      .transform(with_label_index(spec.labels)).transform(with_class_weights(counts)))
-        model = feat.build_pipeline(spec.labels, weight_col="weight").fit(train_sdf)
+        model = feat.build_pipeline(spec.labels, weight_col="weight", n_rows=len(train)).fit(train_sdf)
         spark_fit_s = time.monotonic() - t0
         t0 = time.monotonic()
         pred = (model.transform(spark.createDataFrame(test[["text", "label"]]))

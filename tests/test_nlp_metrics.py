@@ -63,3 +63,11 @@ def test_label_map_skips_labels_it_does_not_name():
 def test_assign_folds_keeps_each_group_in_one_fold_and_balances():
     folds = assign_folds({"e1": 100, "e2": 60, "e3": 50, "e4": 45}, 2)
     assert folds == {"e1": 0, "e2": 1, "e3": 1, "e4": 0}
+
+
+def test_assign_folds_with_labels_spreads_each_labels_groups_over_folds():
+    # flood first (same group count, name order): e3 -> fold 0, e4 -> fold 1 (unused by flood);
+    # hurricane: e1 -> fold 1 (load 10 < 20), e2 -> fold 0 (fold 1 already has a hurricane).
+    sizes = {"e1": 100, "e2": 90, "e3": 20, "e4": 10}
+    labels = {"e1": "hurricane", "e2": "hurricane", "e3": "flood", "e4": "flood"}
+    assert assign_folds(sizes, 2, labels) == {"e1": 1, "e2": 0, "e3": 0, "e4": 1}

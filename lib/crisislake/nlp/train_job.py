@@ -2,8 +2,9 @@
 
 Reads the bundled training data (``data/training``) plus extra labelled files from
 ``models.extra_training_dir`` (Kaggle's disaster tweets when present), deduplicates and resolves
-conflicting labels, cross-validates grouped by event, chooses thresholds, fits the final model
-and saves it under ``<models_root>/<task>/<version>/`` with ``metrics.json``, marking it default.
+conflicting labels, validates on one held-out fold of events (``--cv``: k-fold grouped
+cross-validation instead), chooses thresholds, refits on all rows and saves the model under
+``<models_root>/<task>/<version>/`` with ``metrics.json``, marking it default.
 """
 from __future__ import annotations
 
@@ -23,25 +24,29 @@ from crisislake.runs import run_step
 
 log = logging.getLogger(__name__)
 
-# Quick mode (used by the pipeline on a fresh machine): at most this many rows per task, one
-# grouped holdout fold, fewer iterations. Full mode: everything, 4 grouped folds, refit on all.
-QUICK_MAX_ROWS = 12000
-QUICK_HEAD = feat.HeadParams(max_iter=40)
+# Default: one grouped holdout fold for metrics and thresholds, then a refit on all rows.
+# --cv: k grouped folds (out-of-fold metrics), then the refit. --quick (``make run`` on a fresh
+# machine): at most QUICK_MAX_ROWS rows and fewer iterations, same holdout + refit.
+QUICK_MAX_ROWS = 20000
+QUICK_HEAD = feat.HeadParams(max_iter=30)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="all", choices=list(TASKS) + ["all"])
     parser.add_argument("--version", default=None, help="model version folder (default: time + data fingerprint)")
-    parser.add_argument("--folds", type=int, default=4, help="grouped cross-validation folds (default 4)")
+    parser.add_argument("--folds", type=int, default=4,
+                        help="groups are spread over this many folds; fold 0 is the holdout (default 4)")
+    parser.add_argument("--cv", action="store_true",
+                        help="k-fold grouped cross-validation (folds + 1 fits) instead of one holdout fold")
     parser.add_argument("--quick", action="store_true",
-                        help=f"fast model: <= {QUICK_MAX_ROWS} rows, one holdout fold, no refit")
+                        help=f"fast model: <= {QUICK_MAX_ROWS} rows, fewer iterations")
     parser.add_argument("--holdout", action="store_true",
-                        help="all rows, but validate on one held-out fold of events and keep that model "
-                             "(1 fit instead of folds + 1)")
+                        help="keep the model fitted without the holdout fold (no refit on all rows)")
     parser.add_argument("--target-precision", type=float, default=None,
                         help="precision the review threshold must reach (default: 0.90 for relevance "
                              "and police_force, none for the multi-class tasks)")
-    parser.add_argument("--reg-param", type=float, default=feat.HeadParams().reg_param)
+    parser.add_argument("--reg-param", type=float, default=None,
+                        help="L2 regularisation (default: 1 / (C * rows) with C = 4, like scikit-learn's C)")
     parser.add_argument("--no-extra", action="store_true", help="ignore models.extra_training_dir")
     parser.add_argument("--no-default", action="store_true", help="do not mark the new model as default")
 
@@ -49,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def train_and_save(
     spark: SparkSession, config: Config, task: str, version: Optional[str] = None, quick: bool = False,
     folds: int = 4, target_precision: Optional[float] = None, head: Optional[feat.HeadParams] = None,
-    use_extra: bool = True, make_default: bool = True, holdout: bool = False,
+    use_extra: bool = True, make_default: bool = True, holdout: bool = False, cv: bool = False,
 ) -> Dict[str, object]:
     """Train one task and save it; returns a summary (path, version, validation scores)."""
     spec = get_task(task)
@@ -64,17 +69,18 @@ def train_and_save(
             resolved = resolved.where((F.abs(F.hash("dedup_key")) % 1000) < int(1000 * QUICK_MAX_ROWS / n))
     resolved = resolved.cache()
     n_raw, n_unique = raw.count(), resolved.count()
-    settings = {"task": task, "quick": quick, "holdout": holdout, "folds": folds, "features": features.to_dict(),
+    settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds, "features": features.to_dict(),
                 "head": head.to_dict(), "target_precision": target_precision}
     fp = data.fingerprint(files, settings)
     version = version or model_store.new_version(fp)
-    model, metrics = training.train_task(spec, resolved, features, head, folds, quick or holdout, target_precision)
+    model, metrics = training.train_task(spec, resolved, features, head, folds, cv=cv, refit=not holdout,
+                                         target_precision=target_precision)
     resolved.unpersist()
     metrics.update(
         task=task, version=version, labels=spec.labels, positive_label=spec.positive,
         training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
                        "dropped_duplicates_or_conflicts": n_raw - n_unique},
-        features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout,
+        features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout, cv=cv,
         model="Spark NLP (DocumentAssembler, Tokenizer, Normalizer, Stemmer, Finisher) + "
               "word 1-2-gram & char 3-5-gram HashingTF + IDF + LogisticRegression",
         library_versions=model_store.library_versions(),
@@ -108,7 +114,7 @@ def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id
             summary = train_and_save(
                 spark, config, task, version=args.version, quick=args.quick, folds=args.folds,
                 target_precision=args.target_precision, head=head, use_extra=not args.no_extra,
-                make_default=not args.no_default, holdout=args.holdout)
+                make_default=not args.no_default, holdout=args.holdout, cv=args.cv)
             out.append(summary)
             record.wrote[task] = summary["path"]
             record.counts[task] = {k: summary[k] for k in ("n_train", "macro_f1", "f1", "threshold")}

@@ -29,14 +29,34 @@ from crisislake.nlp.tasks import TaskSpec
 log = logging.getLogger(__name__)
 
 
-def assign_folds(group_sizes: Dict[str, int], k: int) -> Dict[str, int]:
+def assign_folds(group_sizes: Dict[str, int], k: int, group_labels: Optional[Dict[str, str]] = None) -> Dict[str, int]:
     """Spread groups over ``k`` folds, largest first into the smallest fold (deterministic).
 
+    With ``group_labels`` (the label of single-label groups, e.g. an event's disaster type) the
+    groups of each label are spread over the folds first, so a held-out fold does not take every
+    event of a type out of training (with 2 hurricane events in 4 folds, both used to land in
+    fold 0 by size alone).
+
     >>> assign_folds({"a": 10, "b": 6, "c": 5, "d": 1}, 2)
+    {'a': 0, 'b': 1, 'c': 1, 'd': 0}
+    >>> assign_folds({"a": 10, "b": 9, "c": 5, "d": 4}, 2, {"a": "x", "b": "x", "c": "y", "d": "y"})
     {'a': 0, 'b': 1, 'c': 1, 'd': 0}
     """
     loads = [0] * k
     out: Dict[str, int] = {}
+    if group_labels:
+        by_label: Dict[str, List[str]] = {}
+        for group in group_sizes:
+            by_label.setdefault(group_labels.get(group, ""), []).append(group)
+        # Labels with the fewest groups first: they are the ones a fold can empty.
+        for label in sorted(by_label, key=lambda lab: (len(by_label[lab]), lab)):
+            used: Dict[int, int] = {}
+            for group in sorted(by_label[label], key=lambda g: (-group_sizes[g], g)):
+                fold = min(range(k), key=lambda f: (used.get(f, 0), loads[f], f))
+                out[group] = fold
+                used[fold] = used.get(fold, 0) + 1
+                loads[fold] += group_sizes[group]
+        return out
     for group, size in sorted(group_sizes.items(), key=lambda gs: (-gs[1], gs[0])):
         fold = min(range(k), key=lambda f: (loads[f], f))
         out[group] = fold
@@ -76,23 +96,30 @@ def train_task(
     features: feat.FeatureParams = feat.FeatureParams(),
     head: feat.HeadParams = feat.HeadParams(),
     folds: int = 4,
-    quick: bool = False,
+    cv: bool = False,
+    refit: bool = True,
     target_precision: Optional[float] = None,
 ) -> Tuple[PipelineModel, Dict[str, object]]:
-    """Cross-validate by group, choose thresholds, fit the final model.
+    """Validate by group, choose thresholds, fit the final model.
 
-    ``data`` is deduplicated training data (``text, label, group, source``). With ``quick``
-    (holdout mode) only fold 0 is held out and the model fitted on the other folds is kept, with
-    no refit on everything: one fit instead of ``folds + 1``.
+    ``data`` is deduplicated training data (``text, label, group, source``). Groups are spread
+    over ``folds`` folds (per label for multi-class tasks whose groups carry one label, see
+    :func:`assign_folds`). By default fold 0 is held out for the metrics and thresholds; with
+    ``cv`` every fold is (out-of-fold predictions, ``folds`` fits). With ``refit`` the kept model
+    is fitted again on all rows; without it, the model fitted without fold 0 is kept.
     Returns the fitted PipelineModel and the validation metrics for ``metrics.json``.
     """
     started = time.monotonic()
     target = spec.target_precision if target_precision is None else target_precision
     label_counts = {r["label"]: r["count"] for r in data.groupBy("label").count().collect()}
     labels_present = [lab for lab in spec.labels if label_counts.get(lab)]
-    group_sizes = {r["group"]: r["count"] for r in data.groupBy("group").count().collect()}
+    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"),
+                                           F.countDistinct("label").alias("n_labels"), F.min("label").alias("label")).collect()
+    group_sizes = {r["group"]: r["n"] for r in group_rows}
+    # Events of one type (disaster_type): spread each type's events over the folds.
+    single_label = not spec.binary and all(r["n_labels"] == 1 for r in group_rows)
     k = max(2, min(folds, len(group_sizes)))
-    fold_of = assign_folds(group_sizes, k)
+    fold_of = assign_folds(group_sizes, k, {r["group"]: r["label"] for r in group_rows} if single_label else None)
     fold_map = F.create_map(*[x for g, f in fold_of.items() for x in (F.lit(g), F.lit(f))])
 
     text_model = feat.fit_text_model(data, "text", features)
@@ -103,9 +130,10 @@ def train_task(
                 .select("label", "label_idx", "weight", "group", "source", "fold", f"{feat.PREFIX}tf")
                 .persist(StorageLevel.MEMORY_AND_DISK))
     n_rows = prepared.count()
-    head_pipeline = Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight"))
+    # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
+    head_pipeline = Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows))
 
-    val_folds = [0] if quick else list(range(k))
+    val_folds = list(range(k)) if cv else [0]
     oof_parts = []
     head_model = None
     for fold in val_folds:
@@ -132,8 +160,9 @@ def train_task(
     report = classification_report(pair_counts_from(preds), spec.positive, spec.labels)
     by_group = _per_group(rows, preds, spec)
     metrics.update(
-        validation=f"holdout fold 0 of {k} (grouped by event)" if quick else
-        f"{k}-fold cross-validation grouped by event (out-of-fold predictions)",
+        validation=f"{k}-fold cross-validation grouped by event (out-of-fold predictions)" if cv else
+        f"holdout fold 0 of {k} (grouped by event)",
+        refit_on_all_rows=refit,
         folds=k, n_train=n_rows, label_counts=label_counts, groups=fold_of,
         **report, decision_threshold=decision, per_group=by_group,
     )
@@ -147,7 +176,7 @@ def train_task(
         p, r = precision_recall_at(scored, decision)
         metrics.update(precision_at_decision=round(p, 6), recall_at_decision=round(r, 6))
 
-    if not quick:
+    if refit:
         head_model = head_pipeline.fit(prepared)
     prepared.unpersist()
     metrics["train_seconds"] = round(time.monotonic() - started, 1)
