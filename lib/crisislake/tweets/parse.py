@@ -6,10 +6,12 @@ parsed tweets into ``curated/tweets`` rows and quarantine reasons.
 """
 from __future__ import annotations
 
+from typing import Dict
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from crisislake.tweets.schemas import CONTROL_FIELDS, CORRUPT, RECORD, TWEET, TWEET_FIELDS
+from crisislake.tweets.schemas import CONTROL_FIELDS, CORRUPT, RECORD, TWEET
 
 # Firehose writes objects back to back: ``...}{"created_at":...``. Split only where a ``}``
 # is followed by ``{"key":``; inside a JSON string that sequence would need an unescaped
@@ -25,13 +27,15 @@ def split_lines(files_df: DataFrame) -> DataFrame:
     Line numbers are 1-based. Blank lines stay (``payload`` ""), so every file read appears at
     least once for the per-file reconciliation; :func:`split_objects` drops them.
     """
+    # One regex split that also drops the "\r" of CRLF line ends, instead of a regexp_replace
+    # per line: the filters below are pushed under this projection and would re-run it.
     return files_df.select(
         "source_uri",
-        F.posexplode(F.split(F.col("value"), "\n")).alias("pos", "line_text"),
+        F.posexplode(F.split(F.col("value"), "\r?\n|\r$")).alias("pos", "payload"),
     ).select(
         "source_uri",
         (F.col("pos") + 1).cast("long").alias("source_line"),
-        F.regexp_replace("line_text", "\r$", "").alias("payload"),
+        "payload",
         F.lit(None).cast("string").alias("raw"),
         F.lit(None).cast("string").alias("error"),
     )
@@ -65,38 +69,63 @@ def parse_records(objects_df: DataFrame) -> DataFrame:
 
     A v2 response (``data`` array or object, with ``includes``) becomes one row per tweet in
     ``data``; anything else is one row. Output columns: the position columns, ``payload``,
-    ``error``, ``tweet_index``/``tweets_in_record`` (position in a v2 ``data``
-    array), ``corrupt`` (the JSON did not parse against the schema), ``control`` (name of a
-    stream control message), ``kind`` (v1, v2, csv), ``v2_empty`` (a v2 response without
-    tweets), ``tweet`` (struct :data:`TWEET`) and ``includes``.
+    ``raw``, ``error``, ``r`` (the parsed record, struct :data:`RECORD`), ``v2`` (the v2 tweet,
+    struct :data:`TWEET`, null unless the record is a v2 response with tweets) and ``v2_index``
+    (its 0-based position in ``data``). :func:`record_columns` derives the flags from these and
+    :func:`tweet_field` reads a tweet's field from ``v2`` or straight from ``r``.
+
+    Why no combined tweet struct: every operator after ``from_json`` that outputs the nested
+    record copies it into a new UnsafeRow (the wide schema keeps these operators out of
+    whole-stage codegen), and building ``array(struct(every field of r))`` for the explode
+    cost more than the JSON parsing itself. Here ``r`` is materialised by the parse and by the
+    explode, and the next projection (:func:`with_tweet_fields`) reduces it to flat columns.
     """
     r = F.col("r")
     data = F.trim(r["data"])
-    v2_tweets = F.when(data.startswith("["), F.from_json(data, "array<" + TWEET.simpleString() + ">")).otherwise(
-        F.array(F.from_json(data, TWEET))
+    v2_tweets = F.when(
+        r["data"].isNotNull(),
+        F.when(data.startswith("["), F.from_json(data, "array<" + TWEET.simpleString() + ">")).otherwise(
+            F.array(F.from_json(data, TWEET))),
     )
-    own_tweet = F.struct(*[r[f.name].alias(f.name) for f in TWEET_FIELDS])
+    return objects_df.select(
+        "source_uri", "source_line", "object_index", "objects_on_line", "payload", "raw", "error",
+        F.from_json(F.col("payload"), RECORD, JSON_OPTIONS).alias("r"),
+    ).select("*", F.posexplode_outer(v2_tweets).alias("v2_index", "v2"))
+
+
+def record_columns() -> Dict[str, Column]:
+    """The per-record flags over :func:`parse_records` output, for one projection that also
+    reads the tweet fields: ``corrupt`` (the JSON did not parse against the schema),
+    ``control`` (name of a stream control message), ``kind`` (v1, v2, csv), ``v2_missing`` (a
+    v2 response row without a tweet: ``data`` empty, null or unreadable) and
+    ``tweet_index``/``tweets_in_record`` (1-based position in a v2 ``data`` array)."""
+    r = F.col("r")
+    is_v2 = r["data"].isNotNull()
+    # The array's length without keeping the parsed array: only used to say "tweet k of n".
+    v2_count = F.when(F.col("v2_index").isNull(), F.lit(1)).otherwise(
+        F.coalesce(F.json_array_length(F.trim(r["data"])), F.lit(1)))
     control = F.coalesce(
         *[F.when(r[name].isNotNull(), F.lit(name)) for name in CONTROL_FIELDS], F.lit(None).cast("string")
     )
-    parsed = objects_df.withColumn("r", F.from_json(F.col("payload"), RECORD, JSON_OPTIONS)).select(
-        "source_uri", "source_line", "object_index", "objects_on_line", "payload", "raw", "error",
-        r[CORRUPT].isNotNull().alias("corrupt"),
-        control.alias("control"),
-        F.when(r["data"].isNotNull(), F.lit("v2")).otherwise(F.coalesce(r["_format"], F.lit("v1"))).alias("kind"),
-        F.when(r["data"].isNotNull(), v2_tweets).otherwise(F.array(own_tweet)).alias("tweets"),
-        r["includes"].alias("includes"),
-    )
-    return (
-        parsed.select(
-            "*",
-            ((F.col("kind") == "v2") & (F.coalesce(F.size("tweets"), F.lit(0)) < 1)).alias("v2_empty"),
-            F.greatest(F.size("tweets"), F.lit(1)).alias("tweets_in_record"),
-            F.posexplode_outer("tweets").alias("tweet_index", "tweet"),
-        )
-        .withColumn("tweet_index", F.coalesce(F.col("tweet_index"), F.lit(0)) + 1)
-        .drop("tweets")
-    )
+    return {
+        "corrupt": r[CORRUPT].isNotNull(),
+        "control": control,
+        "kind": F.when(is_v2, F.lit("v2")).otherwise(F.coalesce(r["_format"], F.lit("v1"))),
+        "v2_missing": is_v2 & F.col("v2").isNull(),
+        "tweets_in_record": F.greatest(F.when(is_v2, v2_count), F.lit(1)),
+        "tweet_index": F.coalesce(F.col("v2_index"), F.lit(0)) + 1,
+    }
+
+
+def tweet_field(path: str) -> str:
+    """SQL: a field of the record's tweet, e.g. ``user.screen_name``: from the v2 ``data``
+    element when there is one, else from the parsed record itself (a v1.1 status or a CSV row
+    is the tweet).
+
+    >>> tweet_field("lang")
+    '(CASE WHEN v2 IS NOT NULL THEN v2.lang ELSE r.lang END)'
+    """
+    return f"(CASE WHEN v2 IS NOT NULL THEN v2.{path} ELSE r.{path} END)"
 
 
 def parse_created_at(col: Column) -> Column:

@@ -13,7 +13,7 @@ from typing import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from crisislake.tweets.parse import parse_created_at, parse_id
+from crisislake.tweets.parse import parse_created_at, parse_id, record_columns, tweet_field
 from crisislake.tweets.schemas import GEO_V2, TWEET_COLUMNS
 
 # Ids before this are pre-snowflake (2006-2010) and carry no timestamp.
@@ -50,65 +50,84 @@ def _full_entities(t: str) -> str:
 
 def _ref(kind: str) -> str:
     """SQL: the id of the v2 referenced tweet of ``kind`` (retweeted, quoted, replied_to)."""
-    return f"get(filter(tweet.referenced_tweets, r -> r.type = '{kind}'), 0).id"
+    return f"get(filter({tweet_field('referenced_tweets')}, x -> x.type = '{kind}'), 0).id"
+
+
+def _own(expr_of_t) -> str:
+    """SQL over the record's tweet: ``expr_of_t(t)`` written once for the v2 element and once
+    for the parsed record (``t.`` paths), chosen by whether there is a v2 element."""
+    return f"(CASE WHEN v2 IS NOT NULL THEN {expr_of_t('v2')} ELSE {expr_of_t('r')} END)"
 
 
 def with_tweet_fields(parsed_df: DataFrame) -> DataFrame:
-    """Add the contract's content columns (``tweet_id`` ... ``lon``) from ``tweet``/``includes``.
+    """Add the record flags (:func:`~crisislake.tweets.parse.record_columns`) and the
+    contract's content columns (``tweet_id`` ... ``lon``) from ``r``/``v2``.
 
     Retweets get the original's full text as ``RT @handle: <full text>`` (the retweet's own
     ``text`` is cut at 140 characters) and the original's entities.
     """
-    # Intermediate columns (rt, rt_handle, ent) are referenced several times below; as their
-    # own projections Spark evaluates them once per row instead of inlining copies.
-    v2_user = "get(filter(includes.users, u -> u.id = {id}), 0)"
-    v2_retweeted = f"get(filter(includes.tweets, x -> x.id = {_ref('retweeted')}), 0)"
-    rt_handle = f"coalesce(rt.user.screen_name, {v2_user.format(id='rt.author_id')}.username)"
-    text = (
-        f"CASE WHEN rt IS NOT NULL AND {_full_text('rt')} IS NOT NULL AND rt_handle IS NOT NULL "
-        f"THEN concat('RT @', rt_handle, ': ', {_full_text('rt')}) ELSE {_full_text('tweet')} END"
-    )
+    # Stage 1 is the only projection that reads the nested record: it reduces ``r``/``v2`` to
+    # flat columns and small structs, and the wide columns are dropped right after it, so no
+    # later operator copies them. Stages 2 and 3 reuse stage-1 columns that are referenced
+    # several times (Spark evaluates a column once per row instead of inlining copies).
+    t = tweet_field
+    v2_retweeted = f"get(filter(r.includes.tweets, x -> x.id = {_ref('retweeted')}), 0)"
+    stage1 = parsed_df.withColumns({
+        **record_columns(),
+        "rt": F.expr(f"coalesce({t('retweeted_status')}, {v2_retweeted})"),
+        "geo2": F.when(F.expr(t("geo")).contains("place_id"), F.from_json(F.expr(t("geo")), GEO_V2)),
+        "raw_id": F.expr(f"coalesce({t('id_str')}, {t('id')})"),
+        "raw_created_at": F.expr(t("created_at")),
+        "own_text": F.expr(_own(_full_text)),
+        "own_ent": F.expr(_own(_full_entities)),
+        "lang": F.expr(t("lang")),
+        "raw_author_id": F.expr(f"coalesce({t('user.id_str')}, {t('user.id')}, {t('author_id')})"),
+        "author_handle": F.expr(
+            f"coalesce({t('user.screen_name')}, "
+            f"get(filter(r.includes.users, u -> u.id = {t('author_id')}), 0).username)"),
+        "ref_retweeted": F.expr(_ref("retweeted")),
+        "raw_quote_of": F.expr(
+            f"coalesce({t('quoted_status_id_str')}, {t('quoted_status.id_str')}, {t('quoted_status.id')}, "
+            f"{_ref('quoted')})"),
+        "raw_reply_to": F.expr(
+            f"coalesce({t('in_reply_to_status_id_str')}, {t('in_reply_to_status_id')}, {_ref('replied_to')})"),
+        "own_place": F.expr(t("place")),
+        "own_point": F.expr(t("coordinates.coordinates")),
+        "v2_users": F.col("r.includes.users"),
+        "v2_places": F.col("r.includes.places"),
+    }).drop("r", "v2", "v2_index")
+    rt_handle = "coalesce(rt.user.screen_name, get(filter(v2_users, u -> u.id = rt.author_id), 0).username)"
     ent = (
         f"CASE WHEN rt IS NOT NULL AND {_full_entities('rt')} IS NOT NULL "
-        f"THEN {_full_entities('rt')} ELSE {_full_entities('tweet')} END"
+        f"THEN {_full_entities('rt')} ELSE own_ent END"
+    )
+    stage2 = stage1.withColumns({
+        "rt_handle": F.expr(rt_handle),
+        "rt_text": F.expr(_full_text("rt")),
+        "ent": F.expr(ent),
+        "tweet_id": parse_id(F.col("raw_id")),
+        "retweet_of_id": parse_id(F.expr("coalesce(rt.id_str, rt.id, ref_retweeted)")),
+        "place": F.expr("coalesce(own_place, get(filter(v2_places, p -> p.id = geo2.place_id), 0))"),
+        "point": F.expr("coalesce(own_point, geo2.coordinates.coordinates)"),
+    }).drop("rt", "geo2", "own_ent", "own_place", "own_point", "v2_users", "v2_places")
+    text = (
+        "CASE WHEN rt_text IS NOT NULL AND rt_handle IS NOT NULL "
+        "THEN concat('RT @', rt_handle, ': ', rt_text) ELSE own_text END"
     )
     mentions = (
         "concat(CASE WHEN rt_handle IS NOT NULL THEN array(rt_handle) ELSE array() END, "
         "coalesce(transform(ent.user_mentions, m -> m.screen_name), transform(ent.mentions, m -> m.username), "
         "array()))"
     )
-    place = "coalesce(tweet.place, get(filter(includes.places, p -> p.id = geo2.place_id), 0))"
-    point = "coalesce(tweet.coordinates.coordinates, geo2.coordinates.coordinates)"
-    # Three projections, not a withColumn per field: each withColumn re-analyses the whole plan,
-    # and with the wide JSON schema that analysis, not the data, dominated small batches.
-    stage1 = parsed_df.withColumns({
-        "rt": F.expr(f"coalesce(tweet.retweeted_status, {v2_retweeted})"),
-        "geo2": F.when(F.col("tweet.geo").contains("place_id"), F.from_json(F.col("tweet.geo"), GEO_V2)),
-        "raw_id": F.coalesce(F.col("tweet.id_str"), F.col("tweet.id")),
-        "raw_created_at": F.col("tweet.created_at"),
-    })
-    stage2 = stage1.withColumns({
-        "rt_handle": F.expr(rt_handle),
-        "ent": F.expr(ent),
-        "tweet_id": parse_id(F.col("raw_id")),
-        "place": F.expr(place),
-        "point": F.expr(point),
-    })
     stage3 = stage2.withColumns({
         "created_at": F.coalesce(
             parse_created_at(F.col("raw_created_at")),
             F.when((F.col("kind") == "csv") & F.col("raw_created_at").isNull(), snowflake_time(F.col("tweet_id"))),
         ),
         "text": html_unescape(F.expr(text)),
-        "lang": F.col("tweet.lang"),
-        "author_id": parse_id(F.coalesce(F.col("tweet.user.id_str"), F.col("tweet.user.id"), F.col("tweet.author_id"))),
-        "author_handle": F.expr(f"coalesce(tweet.user.screen_name, {v2_user.format(id='tweet.author_id')}.username)"),
-        "retweet_of_id": parse_id(F.expr(f"coalesce(rt.id_str, rt.id, {_ref('retweeted')})")),
-        "quote_of_id": parse_id(F.expr(
-            "coalesce(tweet.quoted_status_id_str, tweet.quoted_status.id_str, tweet.quoted_status.id, "
-            f"{_ref('quoted')})")),
-        "reply_to_id": parse_id(F.expr(
-            f"coalesce(tweet.in_reply_to_status_id_str, tweet.in_reply_to_status_id, {_ref('replied_to')})")),
+        "author_id": parse_id(F.col("raw_author_id")),
+        "quote_of_id": parse_id(F.col("raw_quote_of")),
+        "reply_to_id": parse_id(F.col("raw_reply_to")),
         "hashtags": F.expr("coalesce(transform(ent.hashtags, h -> coalesce(h.text, h.tag)), array())"),
         "urls": F.expr("coalesce(transform(ent.urls, u -> coalesce(u.unwound_url, u.expanded_url, u.url)), array())"),
         "mentions": F.expr(mentions),
@@ -117,7 +136,8 @@ def with_tweet_fields(parsed_df: DataFrame) -> DataFrame:
         "lat": F.when(F.size("point") == 2, F.col("point")[1]),
         "lon": F.when(F.size("point") == 2, F.col("point")[0]),
     })
-    return stage3.drop("rt", "rt_handle", "geo2", "ent", "place", "point")
+    return stage3.drop("rt_handle", "rt_text", "own_text", "ent", "place", "point", "ref_retweeted",
+                       "raw_author_id", "raw_quote_of", "raw_reply_to")
 
 
 def with_reason(df: DataFrame) -> DataFrame:
@@ -137,7 +157,7 @@ def with_reason(df: DataFrame) -> DataFrame:
         .when(F.col("corrupt"), F.lit("malformed JSON (or a field of an unexpected type)"))
         .when(F.col("control").isNotNull(),
               F.concat(F.lit("not a tweet: stream control message '"), F.col("control"), F.lit("'")))
-        .when(F.col("v2_empty") | F.col("tweet").isNull(), F.lit("v2 response without tweets (data empty or errors)"))
+        .when(F.col("v2_missing"), F.lit("v2 response without tweets (data empty or errors)"))
         .when(F.col("raw_id").isNull() | (F.trim(F.col("raw_id")) == ""), F.lit("missing tweet id"))
         .when(F.col("tweet_id").isNull(), F.lit("invalid tweet id"))
         .when(F.col("text").isNull() | (F.trim(F.col("text")) == ""), F.lit("missing text"))
