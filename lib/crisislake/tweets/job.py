@@ -77,7 +77,11 @@ def ingest_files(
             F.count(F.col("reason")).alias("quarantined"),
             F.countDistinct(F.when(F.col("reason").isNull(), F.col("tweet_id"))).alias("distinct"),
         ).first()
-        tweets = transforms.pick_richest(transforms.select_tweets(records))
+        # Eager local checkpoint of the narrow, deduplicated tweets: the MERGE then starts from
+        # a plain RDD instead of re-planning the whole parse lineage in each of its passes
+        # (measured: half the MERGE's CPU on 25k tweets). Held by the executors' block managers
+        # like the cache above; a lost executor fails the run instead of recomputing.
+        tweets = transforms.pick_richest(transforms.select_tweets(records)).localCheckpoint(eager=True)
         merged = io.write_tweets(spark, tweets, tweets_path)
         quarantined_new = 0
         if totals["quarantined"]:
