@@ -9,7 +9,7 @@ clusters from ``dedup`` are linked whole. Incidents are the connected components
 
 Candidates come from MinHash/LSH over the word sets (``choose_bands(min_jaccard)``, one band per
 row at 0.2), keyed also by time bucket so only tweets within one window are compared.
-Tuned on 2020PB (see ``bench/bench_incidents.py`` and docs/dedup.md): 0.2 and 3 h.
+Tuned on 2020PB (see ``bench/bench_incidents.py`` and the README, "Incidents"): 0.2 and 3 h.
 """
 from __future__ import annotations
 

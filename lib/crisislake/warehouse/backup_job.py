@@ -11,7 +11,7 @@
 The cluster comes from ``warehouse.redshift_cluster_id``. Waiting uses boto3's own waiters
 (``snapshot_available``, ``cluster_restored``); restore-table polls
 ``describe_table_restore_status`` because Redshift has no waiter for it. Serverless workgroups
-use ``redshift-serverless`` recovery points/snapshots instead (see docs/warehouse.md).
+use ``redshift-serverless`` recovery points/snapshots instead (see the README, "Warehouse / Backups").
 """
 from __future__ import annotations
 
