@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from proc_memory import jvm_peak_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
@@ -84,18 +86,6 @@ def generate(lake: Path) -> int:
             "filename": "export.csv", "format": "CSV", "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(), "retrieved_at": "20250101T000000Z"}))
     return total_bytes
-
-
-def jvm_peak_mb(spark) -> float:
-    """Peak resident memory (VmHWM) of the driver JVM, from /proc (Linux)."""
-    pid = spark.sparkContext._gateway.proc.pid
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 def jvm_cpu_s(spark) -> float:
