@@ -2,10 +2,13 @@ import pytest
 from crisislake.config import ConfigError, join_uri, load_config
 
 
-def test_local_config_defaults_to_lake_dir():
+def test_local_config_defaults_to_lake_dir_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "local.json").write_text('{"lake_root": "./lake"}')
     config = load_config("local", environ={})
-    assert config.lake_root == "./lake"
-    assert config.table("curated", "tweets") == "./lake/curated/tweets"
+    assert config.lake_root == f"{tmp_path}/lake"
+    assert config.table("curated", "tweets") == f"{tmp_path}/lake/curated/tweets"
 
 
 def test_env_var_overrides_nested_field():

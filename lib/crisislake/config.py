@@ -244,7 +244,21 @@ def load_config(
     if lake_root:
         config.lake_root = lake_root
     validate_config(config)
+    config.lake_root = absolute_local(config.lake_root)
     return config
+
+
+def absolute_local(uri: str) -> str:
+    """Make a local lake path absolute (Delta's table builder rejects ``./lake``); URIs pass.
+
+    >>> absolute_local("s3://bucket/lake")
+    's3://bucket/lake'
+    >>> absolute_local("/data/lake/")
+    '/data/lake'
+    """
+    if "://" in uri or uri.startswith("file:"):
+        return uri
+    return os.path.abspath(uri)
 
 
 def validate_config(config: Config) -> None:
