@@ -194,6 +194,9 @@ def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> Spar
 
     jars: List[str] = []
     if settings.master:
+        # PySpark reads the worker interpreter from this variable (not from spark.pyspark.python)
+        # when the session is built in-process: use the driver's, which has crisislake and numpy.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         check_java()
         if settings.resolve_packages:
             jars = resolve_jvm_packages(settings.packages, settings.package_excludes)
