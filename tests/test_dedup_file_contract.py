@@ -5,8 +5,6 @@ calls, with arguments parsed by the real CLI parser.
 """
 import csv
 import gzip
-import os
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,8 +13,6 @@ from crisislake.dedup.incidents import IncidentParams
 from crisislake.dedup.incidents_job import incidents_frame
 from crisislake.dedup.io import read_table_file, write_single_file
 from crisislake.dedup.job import run_file_mode
-
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 STORY = "Tear gas fired at protesters outside the state capitol in Denver, CO tonight, many hurt"
 ROWS = [

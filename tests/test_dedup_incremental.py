@@ -4,15 +4,11 @@ Run 1 sees A (+ a hashtag copy of A) and B, which are not near-duplicates of eac
 (Jaccard 0.625). Run 2 brings C, a near-duplicate of both (0.81 each): the two old clusters
 merge into A's, and the merge is recorded. Run 3 has nothing new and changes nothing.
 """
-import os
-import sys
 from datetime import datetime
 
 import pytest
 from crisislake.dedup.job import dedup_lake
 from pyspark.sql import types as T
-
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 TWEETS_SCHEMA = T.StructType([
     T.StructField("tweet_id", T.LongType(), False),

@@ -3,17 +3,12 @@
 One batch holds every case (disjoint node ranges) and is clustered once per module: each test
 then checks one behaviour on that result.
 """
-import os
-import sys
 
 import pytest
 from crisislake.dedup.cluster import DedupState, cluster_batch
 from crisislake.dedup.minhash import LshParams, jaccard_py, shingle_sets
 from crisislake.dedup.normalize import normalize_py
 from pyspark.sql import types as T
-
-# The pandas UDF needs workers running this venv's interpreter (see ensure_local_worker_python).
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 BATCH_SCHEMA = T.StructType([
     T.StructField("node", T.LongType(), False),

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,10 +15,6 @@ import boto3
 import pytest
 from crisislake.config import load_config
 from pyspark.sql import functions as F
-
-# Python UDFs (dedup) run in worker processes; they must be this interpreter, which has the
-# package installed, not the first python3 on PATH. Read when the shared session starts.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW_TWEETS = "lake/raw/tweets/2026/11/27/10"

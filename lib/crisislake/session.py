@@ -166,8 +166,6 @@ def spark_conf(settings: SparkSettings, jars: Sequence[str] = ()) -> dict:
     if settings.master:
         # Locally s3:// and s3a:// both go through S3A (on EMR, s3:// is EMRFS).
         conf["spark.hadoop.fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
-        # Python workers run this interpreter (the one with crisislake installed), not PATH's python3.
-        conf["spark.pyspark.python"] = sys.executable
         if settings.driver_memory:
             conf["spark.driver.memory"] = settings.driver_memory
         if jars:

@@ -19,7 +19,6 @@ from crisislake.dedup.cluster import snowflake_ms
 from crisislake.dedup.incidents import IncidentParams, assign_incidents, summarise_incidents, with_incident_features
 from crisislake.dedup.io import read_table_file, with_row_index, write_single_file
 from crisislake.dedup.job import event_ms_column
-from crisislake.dedup.minhash import ensure_local_worker_python
 from crisislake.runs import run_step
 
 STEP = "incidents"
@@ -143,7 +142,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from crisislake.session import build_spark
 
     params = IncidentParams(min_jaccard=args.min_jaccard, window_hours=args.window_hours)
-    ensure_local_worker_python(config.spark.master)
     spark = build_spark(config.spark)
     try:
         if args.input:

@@ -30,7 +30,7 @@ from crisislake.dedup.cluster import (
     snowflake_ms,
 )
 from crisislake.dedup.io import read_table_file, with_row_index, write_single_file
-from crisislake.dedup.minhash import LshParams, ensure_local_worker_python
+from crisislake.dedup.minhash import LshParams
 from crisislake.runs import run_step
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,6 @@ def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
 def run(args: argparse.Namespace, config: Config) -> int:
     from crisislake.session import build_spark
 
-    ensure_local_worker_python(config.spark.master)
     spark = build_spark(config.spark)
     try:
         if args.input:

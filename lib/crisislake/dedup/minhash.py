@@ -180,18 +180,6 @@ def shingle_sets(texts: Sequence[str], shingle: str = "char", ngram: int = 5) ->
     return hashes, offsets
 
 
-def ensure_local_worker_python(master: str) -> None:
-    """Local runs: make Python workers use this interpreter (the venv with numpy and crisislake),
-    not whatever ``python3`` is first on PATH. Must run before the session starts; clusters
-    configure ``spark.pyspark.python`` themselves, so nothing changes there.
-    """
-    import os
-    import sys
-
-    if master and master.startswith("local"):
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-
 def _permutations(num_perm: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
     rng = np.random.RandomState(seed % (2 ** 32))
     a = rng.randint(0, 2 ** 63 - 1, size=num_perm, dtype=np.int64).astype(np.uint64) | np.uint64(1)
