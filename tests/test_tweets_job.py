@@ -126,3 +126,36 @@ def test_stream_restart_after_a_crash_neither_loses_nor_duplicates_tweets(spark,
     assert sorted(r.tweet_id for r in rows) == [100000000000000200 + i for i in range(5)]
     runs = json.loads(Path(config.zone("_runs"), "stream-3.json").read_text())["steps"]
     assert runs["ingest-tweets:batch-1"]["counts"]["new_rows"] == 0
+
+
+def test_jvm_reader_numbers_lines_exactly_when_a_file_is_read_in_several_splits(spark, tmp_path):
+    from crisislake.tweets import io
+
+    path = tmp_path / "big.json"
+    lines = [v1_line(100000000000000000 + i, f"tweet number {i}") for i in range(3000)]
+    lines[1234] = ""  # a blank line keeps its number
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(64 * 1024))  # ~4 splits of this file
+    try:
+        with io.one_file_per_partition(spark):
+            df = io.read_json_lines(spark, [str(path)])
+            assert df.rdd.getNumPartitions() >= 3
+            got = {(r.source_line, r.payload) for r in df.collect()}
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
+    assert got == {(i + 1, line) for i, line in enumerate(lines)}
+
+
+def test_only_damaged_gzip_files_are_routed_to_the_python_reader(spark, tmp_path):
+    import gzip
+
+    from crisislake.tweets import io
+
+    good, cut, fake = tmp_path / "good.json.gz", tmp_path / "cut.json.gz", tmp_path / "fake.json.gz"
+    good.write_bytes(gzip.compress(b'{"id": 1}\n'))
+    cut.write_bytes(gzip.compress(b'{"id": 1}\n' * 50)[:-10])
+    fake.write_bytes(b'{"id": 1}\n')  # named .gz, not gzip: Hadoop's codec would fail on it
+    damaged = io.damaged_gzip_files(spark, [str(good), str(cut), str(fake), str(tmp_path / "plain.json")])
+    assert sorted(damaged) == [str(cut), str(fake)]
+    assert damaged[str(cut)] == "truncated gzip member 1 (unexpected end of file)"

@@ -7,7 +7,6 @@ import json
 import pytest
 from chispa import assert_df_equality
 from crisislake.tweets.io import LINE_SCHEMA
-from crisislake.tweets.parse import split_lines
 from crisislake.tweets.transforms import pick_richest, select_tweets, to_records
 from pyspark.sql import types as T
 
@@ -102,12 +101,6 @@ def test_firehose_line_of_concatenated_objects_gives_one_record_each(spark):
     ]
 
 
-def test_split_lines_numbers_lines_and_strips_carriage_returns(spark):
-    files_df = spark.createDataFrame([(URI, "a\r\nb\n\nc")], "source_uri string, value string")
-    actual = [(r.source_line, r.payload) for r in split_lines(files_df).collect()]
-    assert actual == [(1, "a"), (2, "b"), (3, ""), (4, "c")]
-
-
 @pytest.mark.parametrize(
     "payload, reason",
     [
@@ -146,3 +139,18 @@ def test_records_have_the_curated_tweets_contract_schema(spark):
     actual = select_tweets(records(spark, v1(100000000000000031, "x"))).schema
     assert [(f.name, f.dataType) for f in actual.fields] == [(f.name, f.dataType) for f in TWEETS_SCHEMA.fields]
     assert isinstance(actual["created_at"].dataType, T.TimestampType)
+
+
+def test_parse_id_and_parse_created_at_edge_cases(spark):
+    from crisislake.tweets.parse import parse_created_at, parse_id
+    from pyspark.sql import functions as F
+
+    ids = ["1234", " 42 ", "123.0", "12a", "", None, "9223372036854775807", "9223372036854775808", "-5"]
+    got = spark.createDataFrame([(i,) for i in ids], "v string").select(parse_id(F.col("v")).alias("id")).collect()
+    assert [r.id for r in got] == [1234, 42, 123, None, None, None, 9223372036854775807, None, None]
+    dates = ["Mon Apr 15 18:50:12 +0000 2013", "Mon Apr 15 20:50:12 +0200 2013", "Mon Apr 5 18:50:12 +0000 2013",
+             "2013-04-15T18:50:12.000Z", "Mon Foo 15 18:50:12 +0000 2013", "yesterday"]
+    got = (spark.createDataFrame([(d,) for d in dates], "v string")
+           .select(F.date_format(parse_created_at(F.col("v")), "yyyy-MM-dd HH:mm:ss").alias("t")).collect())
+    assert [r.t for r in got] == ["2013-04-15 18:50:12", "2013-04-15 18:50:12", "2013-04-05 18:50:12",
+                                  "2013-04-15 18:50:12", None, None]

@@ -31,13 +31,22 @@ def is_delta_table(spark: SparkSession, path: str) -> bool:
         return False
 
 
-def ensure_table(spark: SparkSession, path: str, schema: T.StructType, partition_by: Sequence[str] = ()) -> None:
-    """Create an empty Delta table at ``path`` with ``schema`` unless one is there."""
+def ensure_table(
+    spark: SparkSession,
+    path: str,
+    schema: T.StructType,
+    partition_by: Sequence[str] = (),
+    properties: Optional[Dict[str, str]] = None,
+) -> None:
+    """Create an empty Delta table at ``path`` with ``schema`` (and table ``properties``) unless
+    one is there."""
     from delta.tables import DeltaTable
 
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
     builder.execute()
 
 
@@ -81,6 +90,13 @@ def merge_into(
         "updated": int(metrics.get("numTargetRowsUpdated", 0)),
         "source_rows": int(metrics.get("numSourceRows", 0)),
     }
+
+
+def has_rows(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` is a Delta table with at least one data file (metadata only)."""
+    from delta.tables import DeltaTable
+
+    return is_delta_table(spark, path) and _has_data_files(DeltaTable.forPath(spark, path))
 
 
 def _has_data_files(target) -> bool:

@@ -58,3 +58,10 @@ def list_files(spark: SparkSession, uri: str, recursive: bool = True) -> List[st
 def file_size(spark: SparkSession, uri: str) -> int:
     fs, path = _fs_and_path(spark, uri)
     return int(fs.getFileStatus(path).getLen())
+
+
+def delete(spark: SparkSession, uri: str) -> None:
+    """Delete ``uri`` and everything under it (nothing to do if it does not exist)."""
+    fs, path = _fs_and_path(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import zlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 Record = Tuple[int, Optional[str], Optional[str], Optional[str]]
 
@@ -28,6 +28,32 @@ CSV_COLUMNS: Dict[str, Sequence[str]] = {
 }
 
 
+def _gunzip_chunks(data: bytes) -> Iterator[Union[bytes, str]]:
+    """Decompress every gzip member in ``data``, yielding output chunks; if the stream stops
+    early, the last item is the error (a ``str``) instead of a chunk."""
+    rest = data
+    member = 0
+    while rest:
+        member += 1
+        decomp = zlib.decompressobj(wbits=31)
+        # in chunks, so a corrupt block keeps what decompressed before it
+        end = 0
+        for start in range(0, len(rest), 1 << 20):
+            end = start + (1 << 20)
+            try:
+                yield decomp.decompress(rest[start:end])
+            except zlib.error as exc:
+                yield f"corrupt gzip member {member}: {exc}"
+                return
+            if decomp.eof:
+                break
+        if not decomp.eof:
+            yield decomp.flush()
+            yield f"truncated gzip member {member} (unexpected end of file)"
+            return
+        rest = (decomp.unused_data + rest[end:]).lstrip(b"\x00")
+
+
 def gunzip_tolerant(data: bytes) -> Tuple[str, Optional[str]]:
     """Decompress every gzip member in ``data``; return the text and an error if it stops early.
 
@@ -40,28 +66,35 @@ def gunzip_tolerant(data: bytes) -> Tuple[str, Optional[str]]:
     'truncated gzip member '
     """
     out: List[bytes] = []
-    rest = data
-    member = 0
     error: Optional[str] = None
-    while rest and error is None:
-        member += 1
-        decomp = zlib.decompressobj(wbits=31)
-        # in chunks, so a corrupt block keeps what decompressed before it
-        end = 0
-        for start in range(0, len(rest), 1 << 20):
-            end = start + (1 << 20)
-            try:
-                out.append(decomp.decompress(rest[start:end]))
-            except zlib.error as exc:
-                error = f"corrupt gzip member {member}: {exc}"
-                break
-            if decomp.eof:
-                break
-        if error is None and not decomp.eof:
-            out.append(decomp.flush())
-            error = f"truncated gzip member {member} (unexpected end of file)"
-        rest = (decomp.unused_data + rest[end:]).lstrip(b"\x00") if decomp.eof else b""
+    for item in _gunzip_chunks(data):
+        if isinstance(item, str):
+            error = item
+        else:
+            out.append(item)
     return b"".join(out).decode("utf-8", errors="replace"), error
+
+
+def gzip_damage(data: Optional[bytes]) -> Optional[str]:
+    """Why ``data`` is not a complete gzip stream (every member to its end), or None if it is.
+
+    Decompresses without keeping the output: the cheap check that decides whether the JVM may
+    read a ``.gz`` file (Hadoop's codec fails on a damaged member) or the tolerant reader must.
+
+    >>> import gzip
+    >>> gzip_damage(gzip.compress(b"a\\n") + gzip.compress(b"b\\n")) is None
+    True
+    >>> gzip_damage(gzip.compress(b"x" * 100)[:-12])
+    'truncated gzip member 1 (unexpected end of file)'
+    >>> gzip_damage(b"plain text")[:22]
+    'corrupt gzip member 1:'
+    """
+    if data is None:
+        return "unreadable file"
+    for item in _gunzip_chunks(data):
+        if isinstance(item, str):
+            return item
+    return None
 
 
 def json_lines(text: str, error: Optional[str] = None) -> List[Record]:

@@ -1,15 +1,21 @@
 """Reading raw tweet files and writing ``curated/tweets`` / ``quarantine/tweets``.
 
-Fast path: every JSON file (plain or gzip) is read whole by Spark's JVM text reader
-(``wholetext``), one row per file, so lines keep their numbers and nothing is parsed in
-Python. ``ignoreCorruptFiles`` makes a file the JVM cannot finish (a truncated gzip member
-throws ``EOFException`` in Hadoop's codec) yield no row instead of failing the job; such files,
-and CSV exports, are then read by the tolerant Python reader (:mod:`crisislake.tweets.decode`),
-which keeps every complete line and quarantines the damaged tail.
+Fast path: JSON files (plain or gzip) are read line by line by Spark's JVM text reader, so
+nothing is parsed in Python and a big file streams instead of becoming one huge row. Line
+numbers come from the read itself: each file (or split of a large plain file) is read as its
+own partition, so a row's index in its partition is its line within the split, and the few
+files larger than one split get the line counts of their earlier splits added (one cheap
+counting pass over just those files).
+
+Hadoop's gzip codec fails on a damaged member, so ``.gz`` files are checked first (a Python
+pass that decompresses without keeping the output); damaged ones, and CSV exports, are read by
+the tolerant Python reader (:mod:`crisislake.tweets.decode`), which keeps every complete line
+and quarantines the damaged tail.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Iterable, List, Sequence, Tuple
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from pyspark.sql import DataFrame
@@ -41,12 +47,15 @@ _DECODED = T.ArrayType(T.StructType(
 
 
 def normalise_uri(uri: str) -> str:
-    """Compare file URIs from listings and from Spark's metadata alike (``file:/x`` == ``file:///x``).
+    """Compare file URIs from listings and from Spark's metadata alike (``file:/x`` == ``file:///x``
+    == ``/x``).
 
-    >>> normalise_uri("file:///tmp/a%20b.json") == normalise_uri("file:/tmp/a b.json")
+    >>> normalise_uri("file:///tmp/a%20b.json") == normalise_uri("file:/tmp/a b.json") == normalise_uri("/tmp/a b.json")
     True
     """
     uri = unquote(uri)
+    if uri.startswith("/"):
+        uri = "file:" + uri
     if uri.startswith("file://"):
         uri = "file:" + uri[len("file://"):]
     return uri
@@ -64,30 +73,112 @@ def split_by_format(files: Sequence[str]) -> Tuple[List[str], List[str]]:
     return [f for f in files if f not in set(csv_files)], csv_files
 
 
-def read_json_files(spark: SparkSession, files: Sequence[str]) -> DataFrame:
-    """``source_uri, value``: one row per file the JVM reads completely (text decoded as UTF-8)."""
+GZIP_SUFFIXES = (".gz", ".gzip")
+# File-skipping statistics only on the columns readers filter on; by default Delta collects
+# min/max for the first 32 columns, and the min/max of every tweet's text is pure write cost.
+TWEETS_TABLE_PROPERTIES = {
+    "delta.dataSkippingStatsColumns": "tweet_id,created_at,lang,author_id,place_country,ingested_at,run_id",
+}
+_INDEX_BITS = 33  # monotonically_increasing_id(): partition index << 33 | row index in partition
+
+
+@contextmanager
+def one_file_per_partition(spark: SparkSession) -> Iterator[None]:
+    """While inside, file scans put every file (or split) in a partition of its own.
+
+    Spark packs small files together unless a file's "open cost" exceeds the split size; the
+    setting is read when a query is planned, so every action over :func:`read_json_lines`
+    must run inside this block (or after an eager checkpoint taken inside it).
+    """
+    key = "spark.sql.files.openCostInBytes"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, str(_max_split_bytes(spark) + 1))
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
+
+
+def _max_split_bytes(spark: SparkSession) -> int:
+    return int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
+
+
+def damaged_gzip_files(spark: SparkSession, files: Sequence[str]) -> Dict[str, str]:
+    """``{uri: reason}`` for the ``.gz`` files among ``files`` that are not complete gzip
+    streams (or not gzip at all). One Python task per file; the output is not kept."""
+    gz = [f for f in files if f.lower().endswith(GZIP_SUFFIXES)]
+    if not gz:
+        return {}
+    from pyspark import cloudpickle
+
+    from crisislake.tweets import decode as decode_module
+
+    cloudpickle.register_pickle_by_value(decode_module)
+
+    @F.udf(T.StringType())
+    def damage(content: bytes) -> str:
+        return decode_module.gzip_damage(content)
+
+    rows = (
+        spark.read.format("binaryFile").load(list(gz))
+        .select("path", damage("content").alias("damage"))
+        .filter(F.col("damage").isNotNull())
+        .collect()
+    )
+    by_name = {normalise_uri(f): f for f in gz}
+    return {by_name.get(normalise_uri(r.path), r.path): r.damage for r in rows}
+
+
+def read_json_lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """Lines of ``files`` read by the JVM, as :data:`LINE_SCHEMA` (``source_line`` 1-based,
+    blank lines kept). Call, and run every action on the result, inside
+    :func:`one_file_per_partition`; gzip files must have passed :func:`damaged_gzip_files`."""
     if not files:
-        return spark.createDataFrame([], "source_uri string, value string")
-    _quiet_corrupt_file_warnings(spark)
-    return (
-        spark.read.format("text")
-        .option("wholetext", "true")
-        .option("ignoreCorruptFiles", "true")
-        .load(list(files))
-        .select(F.col("_metadata.file_path").alias("source_uri"), "value")
+        return spark.createDataFrame([], LINE_SCHEMA)
+    lines = spark.read.format("text").load(list(files)).select(
+        F.col("_metadata.file_path").alias("source_uri"),
+        F.col("_metadata.file_block_start").alias("block_start"),
+        F.monotonically_increasing_id().alias("row_id"),
+        F.col("value").alias("payload"),
+    )
+    in_split = F.col("row_id").bitwiseAND(F.lit((1 << _INDEX_BITS) - 1)) + 1
+    offsets = _split_line_offsets(spark, files)
+    if offsets is not None:
+        lines = lines.join(F.broadcast(offsets), ["source_uri", "block_start"], "left")
+        in_split = in_split + F.coalesce(F.col("lines_before"), F.lit(0))
+    return lines.select(
+        "source_uri",
+        in_split.cast("long").alias("source_line"),
+        "payload",
+        F.lit(None).cast("string").alias("raw"),
+        F.lit(None).cast("string").alias("error"),
     )
 
 
-def _quiet_corrupt_file_warnings(spark: SparkSession) -> None:
-    """FileScanRDD logs a full stack trace for every file ``ignoreCorruptFiles`` skips; those
-    files are re-read and reported by the Python reader, so keep only its errors."""
-    try:
-        jvm = spark.sparkContext._jvm
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-            "org.apache.spark.sql.execution.datasources.FileScanRDD", jvm.org.apache.logging.log4j.Level.ERROR
-        )
-    except Exception:  # logging only; never fail a read over it
-        pass
+def _split_line_offsets(spark: SparkSession, files: Sequence[str]) -> Optional[DataFrame]:
+    """For files Spark reads in several splits: ``source_uri, block_start, lines_before`` (lines
+    in the file's earlier splits), from one counting pass over those files; None if no file
+    is split (compressed files never are)."""
+    limit = _max_split_bytes(spark)
+    big = [f for f in files if not f.lower().endswith(GZIP_SUFFIXES) and storage.file_size(spark, f) > limit]
+    if not big:
+        return None
+    counts = (
+        spark.read.format("text").load(big)
+        .groupBy(F.col("_metadata.file_path").alias("source_uri"), F.col("_metadata.file_block_start").alias("block_start"))
+        .count()
+        .collect()
+    )
+    rows, seen, uri = [], 0, None
+    for r in sorted(counts, key=lambda r: (r.source_uri, r.block_start)):
+        if r.source_uri != uri:
+            uri, seen = r.source_uri, 0
+        rows.append((r.source_uri, r.block_start, seen))
+        seen += r["count"]
+    return spark.createDataFrame(rows, "source_uri string, block_start long, lines_before long")
 
 
 def read_files_tolerant(spark: SparkSession, files: Sequence[str]) -> DataFrame:
@@ -118,15 +209,10 @@ def read_files_tolerant(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     )
 
 
-def files_seen(df: DataFrame) -> Iterable[str]:
-    """Normalised URIs present in ``df.source_uri`` (an action; one small row per file)."""
-    return {normalise_uri(r[0]) for r in df.select("source_uri").distinct().collect()}
-
-
 def write_tweets(spark: SparkSession, tweets_df: DataFrame, path: str) -> Dict[str, int]:
     """MERGE tweets (unique on ``tweet_id``) into ``curated/tweets``; a matched row is replaced
     only by a richer version, so re-runs change nothing. Returns Delta's metrics."""
-    delta_io.ensure_table(spark, path, TWEETS_SCHEMA)
+    delta_io.ensure_table(spark, path, TWEETS_SCHEMA, properties=TWEETS_TABLE_PROPERTIES)
     return delta_io.merge_into(
         spark, tweets_df, path, ["tweet_id"],
         update_condition=f"{richness_sql('s')} > {richness_sql('t')}",

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from crisislake import delta_io, storage
 from crisislake.config import Config, join_uri
 from crisislake.runs import StepRecord, run_step
 from crisislake.tweets import io, transforms
-from crisislake.tweets.parse import split_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -50,47 +50,53 @@ def default_checkpoint(config: Config) -> str:
 
 
 def ingest_files(
-    spark: SparkSession, files: Sequence[str], tweets_path: str, quarantine_path: str, run_id: str
+    spark: SparkSession, files: Sequence[str], tweets_path: str, quarantine_path: str, run_id: str, staging: str
 ) -> Dict[str, Any]:
     """Ingest exactly ``files``; return the reconciliation counts.
 
-    Spark actions, in order: (1) the JVM pass over JSON files, cached at tweet width (raw JSON
-    is kept only for bad records), which also tells which files the JVM could not finish;
-    (2) the Python pass over those and CSV files; (3) one aggregate for the counts; (4) the
-    MERGE; (5) the quarantine MERGE. The driver only collects file names and counts.
+    Spark actions, in order: (1) the gzip check (``.gz`` files only); (2) one parse of every
+    record, JVM lines and Python-read files together, written as Parquet under ``staging``
+    (narrow rows; raw JSON is kept only for bad records); (3) one aggregate for the counts;
+    (4) the in-batch dedup and MERGE; (5) the quarantine MERGE. ``staging`` is deleted at the
+    end. The driver only collects file names and counts.
     """
     json_files, csv_files = io.split_by_format(files)
-    fast = io.read_json_files(spark, json_files).transform(split_lines).transform(transforms.to_records(run_id))
-    fast = fast.persist()
-    seen = io.files_seen(fast) if json_files else set()
-    # Files the JVM could not finish (or that hold no record at all) go through Python.
-    slow_files = [f for f in json_files if io.normalise_uri(f) not in seen] + list(csv_files)
-    records = fast
-    slow = None
-    if slow_files:
-        log.info("reading %d file(s) with the tolerant Python reader", len(slow_files))
-        slow = io.read_files_tolerant(spark, slow_files).transform(transforms.to_records(run_id)).persist()
-        records = fast.unionByName(slow)
+    damaged = io.damaged_gzip_files(spark, json_files)
+    for uri, why in sorted(damaged.items()):
+        log.warning("%s: %s; reading it with the tolerant Python reader", uri, why)
+    jvm_files = [f for f in json_files if f not in damaged]
+    slow_files = [f for f in json_files if f in damaged] + list(csv_files)
     try:
+        with io.one_file_per_partition(spark):
+            records = io.read_json_lines(spark, jvm_files).transform(transforms.to_records(run_id))
+            if slow_files:
+                slow = io.read_files_tolerant(spark, slow_files).transform(transforms.to_records(run_id))
+                records = records.unionByName(slow)
+            # Every step below reads the parsed rows: stage them once on the lake's storage
+            # (disk or S3), so nothing is parsed twice, memory stays flat however big the
+            # batch, and a lost executor re-reads the stage instead of failing the run.
+            records = _stage(spark, records, join_uri(staging, "records"))
         totals = records.agg(
             F.count(F.lit(1)).alias("read"),
             F.count(F.col("reason")).alias("quarantined"),
-            F.countDistinct(F.when(F.col("reason").isNull(), F.col("tweet_id"))).alias("distinct"),
         ).first()
-        # Eager local checkpoint of the narrow, deduplicated tweets: the MERGE then starts from
-        # a plain RDD instead of re-planning the whole parse lineage in each of its passes
-        # (measured: half the MERGE's CPU on 25k tweets). Held by the executors' block managers
-        # like the cache above; a lost executor fails the run instead of recomputing.
-        tweets = transforms.pick_richest(transforms.select_tweets(records)).localCheckpoint(eager=True)
-        merged = io.write_tweets(spark, tweets, tweets_path)
+        tweets = transforms.pick_richest(transforms.select_tweets(records))
+        if delta_io.has_rows(spark, tweets_path):
+            # A MERGE into a non-empty table reads its source several times: stage the
+            # deduplicated tweets too (their count is the number of distinct tweets).
+            tweets = _stage(spark, tweets, join_uri(staging, "tweets"))
+            distinct = tweets.count()
+            merged = io.write_tweets(spark, tweets, tweets_path)
+        else:
+            # Into an empty table the MERGE is insert-only, one pass: every distinct tweet is new.
+            merged = io.write_tweets(spark, tweets, tweets_path)
+            distinct = merged["inserted"]
         quarantined_new = 0
         if totals["quarantined"]:
             quarantined_new = io.write_quarantine(spark, transforms.select_quarantine(records), quarantine_path, run_id)
     finally:
-        fast.unpersist()
-        if slow is not None:
-            slow.unpersist()
-    read, bad, distinct = int(totals["read"]), int(totals["quarantined"]), int(totals["distinct"])
+        storage.delete(spark, staging)
+    read, bad = int(totals["read"]), int(totals["quarantined"])
     new = merged["inserted"]
     return {
         "files_read": len(files),
@@ -114,6 +120,18 @@ def _fill_record(record: StepRecord, counts: Dict[str, Any], raw: str, tweets_pa
     record.counts = counts
 
 
+def _stage(spark: SparkSession, df: DataFrame, uri: str) -> DataFrame:
+    """Write ``df`` as Parquet at ``uri`` and return it read back."""
+    df.write.mode("overwrite").parquet(uri)
+    return spark.read.parquet(uri)
+
+
+def staging_dir(config: Config, run_id: str, batch: Optional[int] = None) -> str:
+    """Scratch space of one ingest (deleted when it ends): ``<lake>/_staging/ingest_tweets/...``."""
+    name = run_id if batch is None else f"{run_id}-batch-{batch}"
+    return join_uri(config.lake_root, "_staging", "ingest_tweets", name)
+
+
 def ingest(spark: SparkSession, config: Config, run_id: str, raw: Optional[str] = None) -> Dict[str, Any]:
     """Batch ingest of everything under ``raw`` (default ``<lake>/raw/tweets``)."""
     raw = raw or default_raw(config)
@@ -121,7 +139,7 @@ def ingest(spark: SparkSession, config: Config, run_id: str, raw: Optional[str] 
     quarantine_path = config.table("quarantine", "tweets")
     with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
         files = io.list_raw_files(spark, raw)
-        counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id)
+        counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id, staging_dir(config, run_id))
         _fill_record(record, counts, raw, tweets_path, quarantine_path)
     return counts
 
@@ -161,7 +179,8 @@ def start_stream(
         if not files:
             return
         with run_step(spark, config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:
-            counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id)
+            counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id,
+                                  staging_dir(config, run_id, batch_id))
             _fill_record(record, counts, raw, tweets_path, quarantine_path)
         print(_summary_line(counts, f"batch {batch_id}"), flush=True)
 

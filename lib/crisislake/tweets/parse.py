@@ -1,6 +1,6 @@
 """From raw file text to one parsed record per tweet, all in the JVM (no Python UDF).
 
-``file text -> lines -> JSON objects (Firehose lines split) -> parsed record -> tweets``.
+``lines -> JSON objects (Firehose lines split) -> parsed record -> tweets``.
 Each step is a ``DataFrame -> DataFrame`` transform; :mod:`crisislake.tweets.transforms` turns
 parsed tweets into ``curated/tweets`` rows and quarantine reasons.
 """
@@ -21,26 +21,6 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 JSON_OPTIONS = {"columnNameOfCorruptRecord": CORRUPT}
 
 
-def split_lines(files_df: DataFrame) -> DataFrame:
-    """``source_uri, value`` (one row per file) -> ``source_uri, source_line, payload, raw, error``.
-
-    Line numbers are 1-based. Blank lines stay (``payload`` ""), so every file read appears at
-    least once for the per-file reconciliation; :func:`split_objects` drops them.
-    """
-    # One regex split that also drops the "\r" of CRLF line ends, instead of a regexp_replace
-    # per line: the filters below are pushed under this projection and would re-run it.
-    return files_df.select(
-        "source_uri",
-        F.posexplode(F.split(F.col("value"), "\r?\n|\r$")).alias("pos", "payload"),
-    ).select(
-        "source_uri",
-        (F.col("pos") + 1).cast("long").alias("source_line"),
-        "payload",
-        F.lit(None).cast("string").alias("raw"),
-        F.lit(None).cast("string").alias("error"),
-    )
-
-
 def split_objects(lines_df: DataFrame) -> DataFrame:
     """One row per JSON object: Firehose lines with several concatenated objects are split.
 
@@ -58,7 +38,9 @@ def split_objects(lines_df: DataFrame) -> DataFrame:
         .select(
             "source_uri", "source_line", "raw", "error",
             F.size("pieces").alias("objects_on_line"),
-            F.posexplode("pieces").alias("object_index", "payload"),
+            # ``pieces`` is never empty; the outer form only keeps the optimizer from adding a
+            # ``size(pieces) > 0`` filter that would evaluate the search and split twice more.
+            F.posexplode_outer("pieces").alias("object_index", "payload"),
         )
         .withColumn("object_index", F.col("object_index") + 1)
     )
@@ -131,26 +113,27 @@ def tweet_field(path: str) -> str:
 def parse_created_at(col: Column) -> Column:
     """Twitter's ``Wed Oct 10 20:19:24 +0000 2018`` or ISO-8601 (v2, CSV) -> UTC timestamp.
 
-    Built from a regex and a ``try_cast`` instead of a datetime pattern, so a malformed date
-    is null (quarantined) and never a ``SparkUpgradeException`` under the session's parser
-    policy.
+    Built from fixed-width substrings (one regex test per row) and ``try_to_timestamp`` on an
+    ISO string instead of a datetime pattern, so a malformed date is null (quarantined) and
+    never a ``SparkUpgradeException`` under the session's parser policy.
     """
-    pattern = r"^[A-Za-z]{3} ([A-Za-z]{3}) (\d{1,2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{4}) (\d{4})$"
+    # Twitter always zero-pads the day; a one-digit day is padded first (rare, other tools).
+    pattern = r"^[A-Za-z]{3} [A-Za-z]{3} \d{2} \d{2}:\d{2}:\d{2} [+-]\d{4} \d{4}$"
+    short_day = r"^([A-Za-z]{3} [A-Za-z]{3}) (\d) (\d{2}:\d{2}:\d{2} [+-]\d{4} \d{4})$"
     months = F.create_map(*[x for i, m in enumerate(MONTHS) for x in (F.lit(m), F.lit(f"{i + 1:02d}"))])
-    month = months[F.regexp_extract(col, pattern, 1)]
+    padded = F.when(col.rlike(short_day), F.regexp_replace(col, short_day, "$1 0$2 $3")).otherwise(col)
     twitter_iso = F.concat(
-        F.regexp_extract(col, pattern, 5), F.lit("-"),
-        month, F.lit("-"),
-        F.lpad(F.regexp_extract(col, pattern, 2), 2, "0"), F.lit("T"),
-        F.regexp_extract(col, pattern, 3), F.regexp_extract(col, pattern, 4),
+        F.substring(padded, 27, 4), F.lit("-"), months[F.substring(padded, 5, 3)], F.lit("-"),
+        F.substring(padded, 9, 2), F.lit("T"), F.substring(padded, 12, 8), F.substring(padded, 21, 5),
     )
-    text = F.when(col.rlike(pattern), twitter_iso).otherwise(F.trim(col))
+    text = F.when(padded.rlike(pattern), twitter_iso).otherwise(F.trim(col))
     return F.try_to_timestamp(text)
 
 
 def parse_id(col: Column) -> Column:
     """A decimal id string -> long; anything else (empty, letters, > 2^63-1) -> null, without
     relying on non-ANSI casts ("1234" -> 1234, "12a" -> null, "9223372036854775808" -> null)."""
-    digits = F.regexp_replace(F.trim(col), r"\.0+$", "")  # "123.0": ids from spreadsheet-exported CSVs
-    fits = (F.length(digits) < 19) | ((F.length(digits) == 19) & (digits <= F.lit("9223372036854775807")))
-    return F.when(digits.rlike(r"^[0-9]{1,19}$") & fits, digits.cast("long"))
+    # "123.0": ids from spreadsheet-exported CSVs; "" when the text is not an id at all.
+    digits = F.regexp_extract(col, r"^\s*([0-9]{1,19})(?:\.0+)?\s*$", 1)
+    fits = (F.length(digits) < 19) | (digits <= F.lit("9223372036854775807"))
+    return F.when((digits != "") & fits, digits.cast("long"))
