@@ -14,31 +14,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from proc_memory import tree_cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lib"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "lib"))
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-
-def tree_cpu_seconds(root_pid: int) -> float:
-    """utime+stime (+ reaped children) of a process and all its live descendants, in seconds."""
-    children, stats = {}, {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(pid))
-        stats[int(pid)] = sum(int(x) for x in fields[11:15])
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        total += stats.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def jobs_summary(spark):
@@ -104,8 +85,8 @@ def main() -> int:
             for where, wall_s, cpu_s in steps:
                 print(f"  checkpoint at {where:28s} wall {wall_s:7.2f}s  tree CPU {cpu_s:7.2f}s")
             if os.environ.get("PROFILE_STAGES"):
-                for row in jobs_summary(spark):
-                    print("stage %4d %-60s tasks %4d run %7.2fs cpu %7.2fs" % row)
+                for stage, name, tasks, run_s, cpu_s in jobs_summary(spark):
+                    print(f"stage {stage:4d} {name:60s} tasks {tasks:4d} run {run_s:7.2f}s cpu {cpu_s:7.2f}s")
     finally:
         spark.stop()
     return 0

@@ -9,7 +9,8 @@ first time. Steps:
 2. MinHash/LSH only for texts not seen before (one pandas UDF per distinct text);
 3. candidate text pairs share a band key (new x new, new x old); buckets larger than
    ``max_bucket`` are linked as a star to their smallest member instead of all pairs;
-4. candidates are verified by the exact Jaccard of their shingle sets;
+4. candidates are verified by the exact Jaccard of their shingle sets; a pair is an edge
+   only at ``params.link_threshold`` or above;
 5. graph = tweet -> its text's representative, verified text pairs, retweet -> original; old
    tweets enter the graph as their existing cluster id, so connected components over the batch
    alone re-use old clusters and reveal merges;
@@ -125,7 +126,8 @@ def _candidate_pairs(new_bands: DataFrame, old_bands: DataFrame, max_bucket: int
 
 
 def _verified_edges(pairs: DataFrame, texts: DataFrame, threshold: float) -> DataFrame:
-    """Candidate pairs whose exact shingle Jaccard is >= threshold: ``a, b, similarity``."""
+    """Candidate pairs whose exact shingle Jaccard is >= threshold (the link threshold):
+    ``a, b, similarity``."""
     left = texts.select(F.col("norm_hash").alias("h1"), F.col("shingles").alias("s1"))
     right = texts.select(F.col("norm_hash").alias("h2"), F.col("shingles").alias("s2"))
     return (
@@ -171,10 +173,12 @@ def cluster_batch(
     )
 
     # 3-4. candidates and exact verification.
-    pairs = _candidate_pairs(new_bands, state.bands, params.max_bucket)
+    # Spark decision: the pairs feed both the text filter and the verification join; checkpointed
+    # (a few bytes per pair) so the band aggregation and self-join run once, not twice.
+    pairs = _candidate_pairs(new_bands, state.bands, params.max_bucket).localCheckpoint(eager=True)
     texts = new_texts.unionByName(state.texts.select(*TEXT_SCHEMA.fieldNames()))
     involved = pairs.select(F.col("h1").alias("norm_hash")).union(pairs.select(F.col("h2").alias("norm_hash"))).distinct()
-    text_edges = _verified_edges(pairs, texts.join(involved, "norm_hash", "left_semi"), params.threshold)
+    text_edges = _verified_edges(pairs, texts.join(involved, "norm_hash", "left_semi"), params.link_threshold)
     text_edges = text_edges.localCheckpoint(eager=True)
 
     # 5. the graph. Spark decision: tweets sharing a normalised text are contracted into their
