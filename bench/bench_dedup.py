@@ -194,7 +194,7 @@ def quality(spark, all_texts):
               f"r={params.rows_per_band}): {len(truth)} true pairs (brute force {brute:.1f}s); pipeline {predicted} "
               f"clustered pairs, recall {recall:.4f}, precision {precision:.4f}, {len(members)} clusters, {took:.1f}s")
         for sim, left, right in false_pair_examples(texts, clusters, shingle, ngram):
-            print(f"    clustered but J={sim:.2f}: {left[:90]!r} ~ {right[:90]!r}")
+            print(f"    clustered but J={sim:.3f}: {left[:90]!r} ~ {right[:90]!r}")
 
 
 # ------------------------------------------------------------------------------ speed
