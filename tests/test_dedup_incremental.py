@@ -1,7 +1,7 @@
 """Lake mode: curated/tweets -> enriched/tweet_clusters, incrementally, with merges recorded.
 
 Run 1 sees A (+ a hashtag copy of A) and B, which are not near-duplicates of each other
-(Jaccard 0.625). Run 2 brings C, a near-duplicate of both (0.81 each): the two old clusters
+(word 3-gram Jaccard 0.68). Run 2 brings C, a near-duplicate of both (0.82, 0.86): the two old clusters
 merge into A's, and the merge is recorded. Run 3 has nothing new and changes nothing.
 """
 from datetime import datetime

@@ -38,8 +38,11 @@ DISTINCT = [
 EMPTY_NODES = {91: None, 92: "", 93: "   ", 94: None, 95: "https://t.co/only @someone"}
 
 
+DEFAULT = LshParams.for_threshold(0.7)
+
+
 def _exact_jaccard(left: str, right: str) -> float:
-    hashes, offsets = shingle_sets([normalize_py(left), normalize_py(right)], "char", 5)
+    hashes, offsets = shingle_sets([normalize_py(left), normalize_py(right)], DEFAULT.shingle, DEFAULT.ngram)
     return jaccard_py(hashes[offsets[0]:offsets[1]].tolist(), hashes[offsets[1]:offsets[2]].tolist())
 
 
@@ -49,13 +52,13 @@ def clustered(spark):
     rows += [(b, right, b) for _, _, _, b, right in NEAR_DUPLICATES + DISTINCT]
     rows += [(node, text, node) for node, text in EMPTY_NODES.items()]
     source_df = spark.createDataFrame(rows, BATCH_SCHEMA)
-    result = cluster_batch(source_df, DedupState.empty(spark), LshParams.for_threshold(0.7))
+    result = cluster_batch(source_df, DedupState.empty(spark), DEFAULT)
     return {r["node"]: r.asDict() for r in result.assignments.collect()}
 
 
 @pytest.mark.parametrize("name,a,left,b,right", NEAR_DUPLICATES, ids=[c[0] for c in NEAR_DUPLICATES])
-def test_known_near_duplicate_pair_is_above_threshold(name, a, left, b, right):
-    assert _exact_jaccard(left, right) >= 0.7
+def test_known_near_duplicate_pair_is_above_link_threshold(name, a, left, b, right):
+    assert _exact_jaccard(left, right) >= 0.76
 
 
 @pytest.mark.parametrize("name,a,left,b,right", DISTINCT, ids=[c[0] for c in DISTINCT])
@@ -88,3 +91,36 @@ def test_no_row_is_dropped(clustered):
 def test_similarity_to_canonical_is_exact_jaccard(clustered):
     expected = round(_exact_jaccard(QUAKE, QUAKE + " #sismo #guatemala"), 6)
     assert (clustered[31]["similarity_to_canonical"], round(clustered[32]["similarity_to_canonical"], 6)) == (1.0, expected)
+
+
+# A headline, the headline + a clause, the headline + two clauses (word 3-grams):
+# J(H, H1) = 10/12, J(H1, H2) = 12/14, J(H, H2) = 10/14 = 0.714 (>= 0.7 but below the 0.76 link).
+HEADLINE = "queensland counts flood cost as new south wales braces for river peaks"
+CLAUSE_1 = HEADLINE + " four deaths"
+CLAUSE_2 = CLAUSE_1 + " confirmed tonight"
+
+
+def test_chain_of_linked_pairs_is_one_cluster_even_when_its_ends_are_not_linked(spark):
+    assert round(_exact_jaccard(HEADLINE, CLAUSE_2), 3) == 0.714  # the ends alone: no edge
+    source_df = spark.createDataFrame([(1, HEADLINE, 1), (2, CLAUSE_1, 2), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
+    actual = {r["node"]: r["cluster_id"] for r in cluster_batch(source_df, DedupState.empty(spark), DEFAULT)
+              .assignments.collect()}
+    assert actual == {1: 1, 2: 1, 3: 1}
+
+
+def test_pair_between_threshold_and_link_threshold_is_not_linked(spark):
+    source_df = spark.createDataFrame([(1, HEADLINE, 1), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
+    result = cluster_batch(source_df, DedupState.empty(spark), DEFAULT)
+    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 3: 3}
+
+
+def test_link_threshold_at_the_threshold_links_that_pair(spark):
+    params = LshParams.for_threshold(0.7, link_threshold=0.7)
+    source_df = spark.createDataFrame([(1, HEADLINE, 1), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
+    result = cluster_batch(source_df, DedupState.empty(spark), params)
+    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 3: 1}
+
+
+def test_link_threshold_below_threshold_is_rejected():
+    with pytest.raises(ValueError, match="link_threshold"):
+        LshParams.for_threshold(0.7, link_threshold=0.6)

@@ -9,7 +9,8 @@ first time. Steps:
 2. MinHash/LSH only for texts not seen before (one pandas UDF per distinct text);
 3. candidate text pairs share a band key (new x new, new x old); buckets larger than
    ``max_bucket`` are linked as a star to their smallest member instead of all pairs;
-4. candidates are verified by the exact Jaccard of their shingle sets;
+4. candidates are verified by the exact Jaccard of their shingle sets; a pair is an edge
+   only at ``params.link_threshold`` or above;
 5. graph = tweet -> its text's representative, verified text pairs, retweet -> original; old
    tweets enter the graph as their existing cluster id, so connected components over the batch
    alone re-use old clusters and reveal merges;
@@ -93,31 +94,40 @@ def with_norm_text(text_col: str = "text"):
 
 
 def _candidate_pairs(new_bands: DataFrame, old_bands: DataFrame, max_bucket: int) -> DataFrame:
-    """Distinct text pairs ``(h1 < h2)`` sharing a band key, at least one of them new."""
-    all_bands = new_bands.withColumn("is_new", F.lit(True)).unionByName(
-        old_bands.withColumn("is_new", F.lit(False))
-    )
-    keys = new_bands.select("band", "band_key").distinct()
+    """Distinct text pairs ``(h1 < h2)`` sharing a band key, at least one of them new.
+
+    Spark decision: almost every bucket holds one text, so bucket sizes come first from a hash
+    aggregate (partial aggregation map-side, no sort) and only the members of buckets with two or
+    more texts, one of them new, go through the self-join. The band index is folded into
+    ``band_key`` by the MinHash kernel, so the key alone identifies a bucket.
+    """
+    new_keys = new_bands.select("band_key", "norm_hash", F.lit(True).alias("is_new"))
     # Only buckets a new text falls into matter; old-only buckets were resolved by earlier runs.
-    relevant = all_bands.join(keys, ["band", "band_key"], "left_semi")
-    bucket = Window.partitionBy("band", "band_key")
-    sized = relevant.withColumn("bucket_size", F.count(F.lit(1)).over(bucket)).withColumn(
-        "bucket_min", F.min("norm_hash").over(bucket)
+    old_keys = old_bands.select("band_key", "norm_hash", F.lit(False).alias("is_new")).join(
+        new_bands.select("band_key"), "band_key", "left_semi"
     )
-    small = sized.where(F.col("bucket_size") <= max_bucket)
+    members = new_keys.unionByName(old_keys)
+    buckets = members.groupBy("band_key").agg(
+        F.count(F.lit(1)).alias("bucket_size"),
+        F.min("norm_hash").alias("bucket_min"),
+        F.max(F.col("is_new").cast("int")).alias("has_new"),
+    ).where((F.col("bucket_size") > 1) & (F.col("has_new") == 1))
+    shared = members.join(buckets, "band_key")
+    small = shared.where(F.col("bucket_size") <= max_bucket).select("band_key", "norm_hash", "is_new")
     x, y = small.alias("x"), small.alias("y")
-    pairs = x.join(y, ["band", "band_key"]).where(
+    pairs = x.join(y, "band_key").where(
         (F.col("x.norm_hash") < F.col("y.norm_hash")) & (F.col("x.is_new") | F.col("y.is_new"))
     ).select(F.col("x.norm_hash").alias("h1"), F.col("y.norm_hash").alias("h2"))
     # A huge bucket (a very common band) would be quadratic; its new members go to its minimum.
-    stars = sized.where((F.col("bucket_size") > max_bucket) & F.col("is_new")).where(
+    stars = shared.where((F.col("bucket_size") > max_bucket) & F.col("is_new")).where(
         F.col("norm_hash") != F.col("bucket_min")
     ).select(F.least("norm_hash", "bucket_min").alias("h1"), F.greatest("norm_hash", "bucket_min").alias("h2"))
     return pairs.unionByName(stars).distinct()
 
 
 def _verified_edges(pairs: DataFrame, texts: DataFrame, threshold: float) -> DataFrame:
-    """Candidate pairs whose exact shingle Jaccard is >= threshold: ``a, b, similarity``."""
+    """Candidate pairs whose exact shingle Jaccard is >= threshold (the link threshold):
+    ``a, b, similarity``."""
     left = texts.select(F.col("norm_hash").alias("h1"), F.col("shingles").alias("s1"))
     right = texts.select(F.col("norm_hash").alias("h2"), F.col("shingles").alias("s2"))
     return (
@@ -144,7 +154,10 @@ def cluster_batch(
     tweets = batch.select(
         F.col("node").cast("long").alias("node"), F.col(text_col).alias("text"),
         F.col("event_ms").cast("long").alias("event_ms"), link.alias("link_to"),
-    ).transform(with_norm_text("text"))
+    ).transform(with_norm_text("text")).drop("text")
+    # Spark decision: the normalised batch feeds six later plans (distinct texts, graph keys,
+    # canonicals, output rows); one local checkpoint runs the regular expressions once.
+    tweets = tweets.localCheckpoint(eager=True)
 
     # 1-2. one text node per distinct normalised text not seen before; signatures only for those.
     fresh = (
@@ -160,47 +173,56 @@ def cluster_batch(
     )
 
     # 3-4. candidates and exact verification.
-    pairs = _candidate_pairs(new_bands, state.bands, params.max_bucket)
+    # Spark decision: the pairs feed both the text filter and the verification join; checkpointed
+    # (a few bytes per pair) so the band aggregation and self-join run once, not twice.
+    pairs = _candidate_pairs(new_bands, state.bands, params.max_bucket).localCheckpoint(eager=True)
     texts = new_texts.unionByName(state.texts.select(*TEXT_SCHEMA.fieldNames()))
     involved = pairs.select(F.col("h1").alias("norm_hash")).union(pairs.select(F.col("h2").alias("norm_hash"))).distinct()
-    text_edges = _verified_edges(pairs, texts.join(involved, "norm_hash", "left_semi"), params.threshold)
+    text_edges = _verified_edges(pairs, texts.join(involved, "norm_hash", "left_semi"), params.link_threshold)
     text_edges = text_edges.localCheckpoint(eager=True)
 
-    # 5. the tweet graph; old tweets appear as their cluster id.
+    # 5. the graph. Spark decision: tweets sharing a normalised text are contracted into their
+    # text's representative node (an exact duplicate is Jaccard 1.0), so the connected components
+    # run over text nodes, verified pairs and links only, not one edge per tweet. Old nodes enter
+    # as their cluster id, so an old cluster is a single node of the graph.
     reps = texts.select("norm_hash", "rep_node")
     old_cluster = state.tweets.select(F.col("node").alias("old_node"), "cluster_id")
 
-    def as_cluster(col: str) -> F.Column:
-        return F.coalesce(F.col(f"{col}_cluster"), F.col(col))
+    def as_cluster(df: DataFrame, col: str) -> DataFrame:
+        lookup = old_cluster.withColumnRenamed("old_node", col).withColumnRenamed("cluster_id", f"{col}_cluster")
+        return df.join(lookup, col, "left").withColumn(col, F.coalesce(F.col(f"{col}_cluster"), F.col(col))).drop(
+            f"{col}_cluster"
+        )
 
-    member_edges = tweets.where(F.col("norm_hash").isNotNull()).join(reps, "norm_hash").select(
-        F.col("node").alias("src"), F.col("rep_node").alias("dst")
-    )
-    pair_edges = (
+    # key = the node a new tweet is contracted into (its text's representative, or itself)
+    keyed = as_cluster(
+        tweets.join(reps, "norm_hash", "left").select(
+            "node", "event_ms", "link_to", F.coalesce("rep_node", "node").alias("key")
+        ),
+        "key",
+    ).localCheckpoint(eager=True)
+    pair_edges = as_cluster(as_cluster(
         text_edges.join(reps.withColumnRenamed("norm_hash", "a").withColumnRenamed("rep_node", "src"), "a")
         .join(reps.withColumnRenamed("norm_hash", "b").withColumnRenamed("rep_node", "dst"), "b")
-        .select("src", "dst")
+        .select("src", "dst"), "src"), "dst")
+    # a link to a new tweet goes to that tweet's key, to an old tweet to its cluster id
+    link_targets = keyed.select(F.col("node").alias("dst"), F.col("key").alias("dst_key")).unionByName(
+        old_cluster.select(F.col("old_node").alias("dst"), F.col("cluster_id").alias("dst_key"))
     )
-    known = tweets.select(F.col("node").alias("dst")).union(state.tweets.select(F.col("node").alias("dst")))
-    link_edges = tweets.where(F.col("link_to").isNotNull()).select(
-        F.col("node").alias("src"), F.col("link_to").alias("dst")
-    ).join(known, "dst", "left_semi")
-    raw_edges = member_edges.unionByName(pair_edges).unionByName(link_edges.select("src", "dst"))
-    edges = (
-        raw_edges
-        .join(old_cluster.withColumnRenamed("old_node", "src").withColumnRenamed("cluster_id", "src_cluster"), "src", "left")
-        .join(old_cluster.withColumnRenamed("old_node", "dst").withColumnRenamed("cluster_id", "dst_cluster"), "dst", "left")
-        .select(as_cluster("src").alias("src"), as_cluster("dst").alias("dst"))
-    )
-    components = connected_components(edges)
+    link_edges = keyed.where(F.col("link_to").isNotNull()).select(
+        F.col("key").alias("src"), F.col("link_to").alias("dst")
+    ).join(link_targets, "dst").select("src", F.col("dst_key").alias("dst"))
+    components = connected_components(pair_edges.unionByName(link_edges))
 
     # 6. canonical per component: earliest among new tweets and old clusters' canonicals.
-    new_nodes = tweets.select("node", "event_ms").join(components, "node", "left").withColumn(
-        "component", F.coalesce("component", "node")
-    ).withColumn("old_cluster", F.lit(None).cast("long"))
+    new_nodes = keyed.join(components.withColumnRenamed("node", "key"), "key", "left").select(
+        "node", "event_ms", F.coalesce("component", "key").alias("component"),
+        F.lit(None).cast("long").alias("old_cluster"),
+    )
+    touched = keyed.select(F.col("key").alias("node")).unionByName(components.select("node")).distinct()
     old_canon = state.tweets.where(F.col("node") == F.col("cluster_id")).select("node", "event_ms")
-    old_nodes = components.join(old_canon, "node").select(
-        "node", "event_ms", "component", F.col("node").alias("old_cluster")
+    old_nodes = old_canon.join(touched, "node").join(components, "node", "left").select(
+        "node", "event_ms", F.coalesce("component", "node").alias("component"), F.col("node").alias("old_cluster")
     )
     members = new_nodes.unionByName(old_nodes)
     order = Window.partitionBy("component").orderBy(F.col("event_ms").asc_nulls_last(), F.col("node").asc())

@@ -51,7 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-col", default="text", help="text column of --input")
     parser.add_argument("--time-col", default=None, help="timestamp column of --input (earliest is canonical)")
     parser.add_argument("--threshold", type=float, default=0.7, help="Jaccard threshold (default 0.7)")
-    parser.add_argument("--shingle", choices=("char", "word"), default="char", help="shingle type (default char 5-grams)")
+    parser.add_argument("--shingle", choices=("char", "word"), default="word",
+                        help="shingle type (default word 3-grams; char = character 5-grams)")
+    parser.add_argument("--link-threshold", type=float, default=None,
+                        help="verified Jaccard an edge needs (default threshold + 0.2 * (1 - threshold))")
 
 
 # ------------------------------------------------------------------------------------ file mode
@@ -102,7 +105,7 @@ def dedup_frame(df: DataFrame, id_col: str, text_col: str, time_col: Optional[st
 def run_file_mode(spark: SparkSession, args: argparse.Namespace) -> Dict[str, int]:
     if not args.output:
         raise ValueError("--output FILE is required with --input")
-    params = LshParams.for_threshold(args.threshold, args.shingle)
+    params = LshParams.for_threshold(args.threshold, args.shingle, link_threshold=args.link_threshold)
     df = read_table_file(spark, args.input)
     for col in [args.id_col, args.text_col] + ([args.time_col] if args.time_col else []):
         if col not in df.columns:
@@ -213,7 +216,8 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
             "rows_rewritten": int(result.assignments.count()),
             "merges": int(result.merges.count()),
             "verified_text_pairs": int(result.text_edges.count()),
-            "params": {"threshold": params.threshold, "bands": params.num_bands, "rows": params.rows_per_band,
+            "params": {"threshold": params.threshold, "link_threshold": params.link_threshold,
+                       "bands": params.num_bands, "rows": params.rows_per_band,
                        "shingle": f"{params.shingle}{params.ngram}"},
         }
         # Reconciliation: every new tweet has exactly one clusters row (nothing dropped).
@@ -238,7 +242,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             summary = run_file_mode(spark, args)
             print(f"dedup: {summary['rows']} rows, {summary['clusters']} clusters -> {args.output}")
         else:
-            params = LshParams.for_threshold(args.threshold, args.shingle)
+            params = LshParams.for_threshold(args.threshold, args.shingle, link_threshold=args.link_threshold)
             summary = dedup_lake(spark, config, args.run_id, params)
             print(f"dedup: {summary}")
     finally:
