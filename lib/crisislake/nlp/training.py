@@ -64,6 +64,30 @@ def assign_folds(group_sizes: Dict[str, int], k: int, group_labels: Optional[Dic
     return out
 
 
+# Training-only sources per task: their rows are always on the training side, never in a
+# validation fold. Kaggle's keyword rows are weak disaster_type labels (a keyword, not a human
+# judgement of the type), so scoring on them would measure the keyword map, not the model.
+TRAIN_ONLY_SOURCES: Dict[str, Tuple[str, ...]] = {"disaster_type": ("kaggle",)}
+TRAIN_ONLY_FOLD = -1
+
+
+def fold_assignment(group_rows: List[Tuple[str, int, Optional[str], str]], k: int, by_label: bool,
+                    train_only_sources: Tuple[str, ...] = ()) -> Dict[str, int]:
+    """Fold per group from ``(group, rows, single label or None, source)`` tuples.
+
+    Groups from ``train_only_sources`` get :data:`TRAIN_ONLY_FOLD` (always trained on); the others
+    are spread by :func:`assign_folds`, per label when ``by_label``.
+
+    >>> fold_assignment([("e1", 10, "flood", "t26"), ("e2", 8, "flood", "t6"),
+    ...                  ("kaggle:flood", 30, "flood", "kaggle")], 2, True, ("kaggle",))
+    {'e1': 0, 'e2': 1, 'kaggle:flood': -1}
+    """
+    held = [(g, n, lab) for g, n, lab, src in group_rows if src not in train_only_sources]
+    folds = assign_folds({g: n for g, n, _ in held}, k, {g: lab for g, _, lab in held} if by_label else None)
+    folds.update({g: TRAIN_ONLY_FOLD for g, _, _, src in group_rows if src in train_only_sources})
+    return folds
+
+
 def with_label_index(labels: List[str], label_col: str = "label"):
     """Transform: add ``label_idx`` (position of the label in ``labels``)."""
     def _apply(df: DataFrame) -> DataFrame:
@@ -113,13 +137,14 @@ def train_task(
     target = spec.target_precision if target_precision is None else target_precision
     label_counts = {r["label"]: r["count"] for r in data.groupBy("label").count().collect()}
     labels_present = [lab for lab in spec.labels if label_counts.get(lab)]
-    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"),
-                                           F.countDistinct("label").alias("n_labels"), F.min("label").alias("label")).collect()
-    group_sizes = {r["group"]: r["n"] for r in group_rows}
+    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("label").alias("n_labels"),
+                                           F.min("label").alias("label"), F.min("source").alias("source")).collect()
     # Events of one type (disaster_type): spread each type's events over the folds.
     single_label = not spec.binary and all(r["n_labels"] == 1 for r in group_rows)
-    k = max(2, min(folds, len(group_sizes)))
-    fold_of = assign_folds(group_sizes, k, {r["group"]: r["label"] for r in group_rows} if single_label else None)
+    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
+    k = max(2, min(folds, sum(1 for r in group_rows if r["source"] not in train_only)))
+    fold_of = fold_assignment([(r["group"], r["n"], r["label"], r["source"]) for r in group_rows], k,
+                              single_label, train_only)
     fold_map = F.create_map(*[x for g, f in fold_of.items() for x in (F.lit(g), F.lit(f))])
 
     text_model = feat.fit_text_model(data, "text", features)
