@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from crisislake.nlp.data import kaggle_keyword_type
 from crisislake.nlp.evaluate_job import build_gold_mapping
 from crisislake.nlp.metrics import best_f1_threshold, choose_threshold, classification_report
-from crisislake.nlp.data import kaggle_keyword_type
 from crisislake.nlp.tasks import TASKS, normalise_label
 from crisislake.nlp.training import TRAIN_ONLY_FOLD, assign_folds, fold_assignment
 

@@ -15,6 +15,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from crisislake.nlp import features as feat
 from crisislake.nlp.metrics import (
@@ -105,6 +106,32 @@ def with_class_weights(counts: Dict[str, int], label_col: str = "label"):
     return _apply
 
 
+def with_group_features(tf_col: str = "cl_tf"):
+    """Transform: featurised rows -> distinct ``(group, fold, idx)``: which hashed features occur
+    in which group (event).
+
+    Training only: a Python UDF reads the sparse vector's indices (Spark SQL has no function for
+    it, and its ``hash`` is not the Murmur3 variant ``HashingTF`` uses); one pass over the
+    training rows, never on the scoring path.
+    """
+    indices = F.udf(lambda v: [int(i) for i in v.indices] if v is not None else [], T.ArrayType(T.IntegerType()))
+
+    def _apply(df: DataFrame) -> DataFrame:
+        return df.select("group", "fold", F.explode(indices(F.col(tf_col))).alias("idx")).distinct()
+    return _apply
+
+
+def features_in_groups(group_features: DataFrame, min_groups: int, exclude_fold: Optional[int] = None) -> List[int]:
+    """Sorted hashed-feature indices occurring in >= ``min_groups`` groups outside ``exclude_fold``.
+
+    An action: brings up to ``num_features`` ints (2^18: ~2 MB) to the driver for a VectorSlicer.
+    """
+    df = group_features if exclude_fold is None else group_features.where(F.col("fold") != exclude_fold)
+    kept = (df.groupBy("idx").agg(F.countDistinct("group").alias("n_groups"))
+            .where(F.col("n_groups") >= min_groups).select("idx").collect())
+    return sorted(int(r["idx"]) for r in kept)
+
+
 def _scores(pred: DataFrame, spec: TaskSpec) -> DataFrame:
     """(gold, predicted index, positive probability, max probability) per validation row."""
     prob = vector_to_array("probability")
@@ -155,14 +182,24 @@ def train_task(
                 .select("label", "label_idx", "weight", "group", "source", "fold", f"{feat.PREFIX}tf")
                 .persist(StorageLevel.MEMORY_AND_DISK))
     n_rows = prepared.count()
-    # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
-    head_pipeline = Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows))
+    group_features = None
+    if head.min_groups > 1:
+        group_features = (text_model.transform(data).withColumn("fold", fold_map[F.col("group")])
+                          .transform(with_group_features())
+                          .persist(StorageLevel.MEMORY_AND_DISK))
+
+    def head_pipeline(exclude_fold: Optional[int]) -> Pipeline:
+        # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
+        keep = (features_in_groups(group_features, head.min_groups, exclude_fold)
+                if group_features is not None else None)
+        return Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows,
+                                                keep_features=keep))
 
     val_folds = list(range(k)) if cv else [0]
     oof_parts = []
     head_model = None
     for fold in val_folds:
-        fitted = head_pipeline.fit(prepared.where(F.col("fold") != fold))
+        fitted = head_pipeline(fold).fit(prepared.where(F.col("fold") != fold))
         oof_parts.append(fitted.transform(prepared.where(F.col("fold") == fold)))
         head_model = fitted
         log.info("%s: fold %d/%d fitted", spec.name, fold + 1, k)
@@ -202,8 +239,10 @@ def train_task(
         metrics.update(precision_at_decision=round(p, 6), recall_at_decision=round(r, 6))
 
     if refit:
-        head_model = head_pipeline.fit(prepared)
+        head_model = head_pipeline(None).fit(prepared)
     prepared.unpersist()
+    if group_features is not None:
+        group_features.unpersist()
     metrics["train_seconds"] = round(time.monotonic() - started, 1)
     return feat.combine(text_model, head_model), metrics
 
