@@ -128,8 +128,40 @@ def spark_predict(sdf, fitted, fold, pos):
     return [(r["label"], r["predicted_label"], r["p"]) for r in out.collect()]
 
 
-def main() -> int:
+def throughput(spark, jvm_pid, relevance_models):
+    """Score N_THROUGHPUT tweets with the relevance model loaded once (noop sink) and with sklearn."""
     import pandas as pd
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import functions as F
+
+    if N_THROUGHPUT > 0:
+        model, baseline, texts = relevance_models
+        reps = N_THROUGHPUT // len(texts) + 1
+        corpus = [f"{t} #{i}" for i in range(reps) for t in texts][:N_THROUGHPUT]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/tweets.parquet"
+            spark.createDataFrame(pd.DataFrame({"tweet_id": range(len(corpus)), "text": corpus})) \
+                .repartition(2).write.parquet(path)
+            tweets = spark.read.parquet(path)
+            tweets.count()
+            saved = f"{tmp}/model"
+            model.write().save(saved)
+            loaded = PipelineModel.load(saved)  # loaded once
+            load = os.getloadavg()[0]
+            with CpuClock(jvm_pid) as clock:
+                (loaded.transform(tweets).select("tweet_id", "predicted_label", F.col("probability"))
+                 .write.format("noop").mode("overwrite").save())
+        with CpuClock(None) as sk_clock:
+            baseline.predict(corpus)
+        print(f"\nthroughput on {len(corpus)} tweets (relevance model, loaded once, 2 partitions, "
+              f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}):")
+        print(f"  spark pipeline    {len(corpus) / clock.wall:>7.0f} tweets/s wall, "
+              f"{len(corpus) / clock.cpu:>7.0f} tweets per CPU-s  ({clock})")
+        print(f"  sklearn baseline  {len(corpus) / sk_clock.wall:>7.0f} tweets/s wall, "
+              f"{len(corpus) / sk_clock.cpu:>7.0f} tweets per CPU-s  ({sk_clock}, one Python process)")
+
+
+def main() -> int:
     from crisislake.config import load_config
     from crisislake.nlp import data
     from crisislake.nlp import features as feat
@@ -143,8 +175,6 @@ def main() -> int:
     )
     from crisislake.session import build_spark
     from pyspark import StorageLevel
-    from pyspark.ml import PipelineModel
-    from pyspark.sql import functions as F
 
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=4"])
     fparams, hparams = feat.FeatureParams(), feat.HeadParams()
@@ -156,7 +186,6 @@ def main() -> int:
     except AttributeError:
         jvm_pid = None
     rows_out = []
-    relevance_models = None
     for task in TASKS:
         spec = get_task(task)
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
@@ -261,34 +290,9 @@ def main() -> int:
                 print(f"  spark hurricane->flood {cm['matrix'][h][fl]} of {sum(cm['matrix'][h])}, "
                       f"flood->hurricane {cm['matrix'][fl][h]} of {sum(cm['matrix'][fl])}")
         rows_out.append((task, spark_rep, sk_rep))
-        if task == "relevance":
-            relevance_models = (feat.combine(text_model, head), baseline, pdf["text"].tolist())
+        if task == "relevance":  # throughput right away, so it is measured even if a later task runs long
+            throughput(spark, jvm_pid, (feat.combine(text_model, head), baseline, pdf["text"].tolist()))
 
-    if relevance_models is not None and N_THROUGHPUT > 0:
-        model, baseline, texts = relevance_models
-        reps = N_THROUGHPUT // len(texts) + 1
-        corpus = [f"{t} #{i}" for i in range(reps) for t in texts][:N_THROUGHPUT]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = f"{tmp}/tweets.parquet"
-            spark.createDataFrame(pd.DataFrame({"tweet_id": range(len(corpus)), "text": corpus})) \
-                .repartition(2).write.parquet(path)
-            tweets = spark.read.parquet(path)
-            tweets.count()
-            saved = f"{tmp}/model"
-            model.write().save(saved)
-            loaded = PipelineModel.load(saved)  # loaded once
-            load = os.getloadavg()[0]
-            with CpuClock(jvm_pid) as clock:
-                (loaded.transform(tweets).select("tweet_id", "predicted_label", F.col("probability"))
-                 .write.format("noop").mode("overwrite").save())
-        with CpuClock(None) as sk_clock:
-            baseline.predict(corpus)
-        print(f"\nthroughput on {len(corpus)} tweets (relevance model, loaded once, 2 partitions, "
-              f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}):")
-        print(f"  spark pipeline    {len(corpus) / clock.wall:>7.0f} tweets/s wall, "
-              f"{len(corpus) / clock.cpu:>7.0f} tweets per CPU-s  ({clock})")
-        print(f"  sklearn baseline  {len(corpus) / sk_clock.wall:>7.0f} tweets/s wall, "
-              f"{len(corpus) / sk_clock.cpu:>7.0f} tweets per CPU-s  ({sk_clock}, one Python process)")
     print(f"\npeak memory: python driver {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
           f"JVM {vm_hwm_mb(jvm_pid) if jvm_pid else float('nan'):.0f} MB")
     print("\nsummary (held-out events): " + "; ".join(
