@@ -5,7 +5,7 @@ import pytest
 from chispa import assert_df_equality
 from crisislake.nlp import features as feat
 from crisislake.nlp import predict
-from crisislake.nlp.classify_job import classify_task
+from crisislake.nlp.classify_job import classify_task, group_by_text_stages
 from crisislake.nlp.tasks import TASKS
 from crisislake.nlp.training import with_label_index
 from pyspark.sql import functions as F
@@ -66,3 +66,26 @@ def test_rerun_labels_only_new_tweets(spark, config, police_model):
     assert (counts["candidates"], counts["labels_inserted"]) == (1, 1)
     runs = {r["tweet_id"]: r["run_id"] for r in spark.read.format("delta").load(labels_path).collect()}
     assert runs == {1: "run-1", 2: "run-1", 3: "run-2"}
+
+
+def test_tasks_with_identical_text_stages_share_one_featurisation(spark, police_model):
+    spec = TASKS["police_force"]
+    first, second = predict.load(spark, police_model, spec), predict.load(spark, police_model, spec)
+    other = predict.load(spark, police_model, spec)
+    other.model = other.model.copy()
+    other.model.stages[feat.n_text_stages(other.model) - 1].setNumFeatures(1 << 13)
+    groups = group_by_text_stages({"police_force": first, "force_rank": second, "relevance": other})
+    assert groups == [["police_force", "force_rank"], ["relevance"]]
+
+
+def test_scoring_shared_features_equals_scoring_with_the_whole_model(spark, police_model):
+    spec = TASKS["police_force"]
+    loaded = predict.load(spark, police_model, spec)
+    tweets = spark.createDataFrame([(1, "police fired tear gas at the crowd", "en"), (2, "great pizza", "en"),
+                                    (3, "", None)], TWEETS_SCHEMA)
+    cols = ["tweet_id", "pred_label", "confidence", "needs_review"]
+    expected_df = tweets.transform(predict.score(loaded, spec, "text", "lang")).select(*cols)
+    actual_df = (tweets.transform(predict.featurise(loaded.model))
+                 .transform(predict.score(loaded, spec, "text", "lang", featurised=True)).select(*cols))
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True)
+    assert {r["tweet_id"]: r["pred_label"] for r in actual_df.collect()} == {1: "1", 2: "0", 3: "unknown"}

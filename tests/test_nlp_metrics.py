@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from crisislake.nlp.data import kaggle_keyword_type
 from crisislake.nlp.evaluate_job import build_gold_mapping
 from crisislake.nlp.metrics import best_f1_threshold, choose_threshold, classification_report
 from crisislake.nlp.tasks import TASKS, normalise_label
-from crisislake.nlp.training import assign_folds
+from crisislake.nlp.training import TRAIN_ONLY_FOLD, assign_folds, fold_assignment
 
 
 def test_report_macro_f1_averages_only_gold_labels():
@@ -71,3 +72,17 @@ def test_assign_folds_with_labels_spreads_each_labels_groups_over_folds():
     sizes = {"e1": 100, "e2": 90, "e3": 20, "e4": 10}
     labels = {"e1": "hurricane", "e2": "hurricane", "e3": "flood", "e4": "flood"}
     assert assign_folds(sizes, 2, labels) == {"e1": 1, "e2": 0, "e3": 0, "e4": 1}
+
+
+def test_fold_assignment_keeps_training_only_sources_out_of_every_fold():
+    rows = [("e1", 50, "flood", "crisislex_t26"), ("e2", 40, "flood", "crisislex_t6"),
+            ("e3", 30, "tornado", "crisislex_t26"), ("kaggle:tornado", 20, "tornado", "kaggle")]
+    folds = fold_assignment(rows, 2, True, ("kaggle",))
+    # tornado (1 held-out group) first: e3 -> fold 0; flood: e1 -> fold 1 (fold 0 is fuller), e2 -> fold 0
+    assert folds == {"e3": 0, "e1": 1, "e2": 0, "kaggle:tornado": TRAIN_ONLY_FOLD}
+
+
+def test_kaggle_keyword_map_is_conservative():
+    assert [kaggle_keyword_type(k) for k in ("earthquake", "bush%20fires", "cyclone", "derailment",
+                                             "bomb", "exploded", "whirlwind", "structural%20failure", "fire")] == [
+        "earthquake", "wildfire", "hurricane", "transport_accident", None, None, None, None, None]

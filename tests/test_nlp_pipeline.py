@@ -12,8 +12,7 @@ from crisislake.nlp.evaluate_job import evaluate_file
 from crisislake.nlp.tasks import TASKS
 from crisislake.nlp.text import clean_text, is_unknown_text
 from crisislake.nlp.training import with_label_index
-from pyspark.ml import PipelineModel
-from pyspark.sql import functions as F
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.sql import types as T
 
 TINY_FEATURES = feat.FeatureParams(num_features=1 << 12, min_doc_freq=1)
@@ -139,7 +138,59 @@ def test_evaluate_reads_parquet_with_boolean_labels(spark, config, tiny_model_pa
     assert (result["n"], result["skipped"], result["accuracy"]) == (2, 0, 1.0)
 
 
-def test_char_ngrams_sql_pads_text_with_spaces(spark):
-    source_df = spark.createDataFrame([("ab",)], "t string")
-    expr = f"array({feat._char_ngrams_sql('t', (3,))})[0]"
-    assert source_df.select(F.expr(expr).alias("g")).first()["g"] == ["~ ab", "~ab "]
+def test_char_ngrams_are_upper_case_overlapping_windows_of_the_padded_text(spark):
+    source_df = spark.createDataFrame([("abc",)], "t string")
+    actual = PipelineModel(stages=feat.char_ngram_stages("t", (3, 4))).transform(source_df).first()
+    # padded " ABC ": 3-grams " AB", "ABC", "BC "; 4-grams " ABC", "ABC "
+    assert (actual["cl_c3"], actual["cl_c4"]) == ([" AB", "ABC", "BC "], [" ABC", "ABC "])
+
+
+def test_regex_words_split_on_non_alphanumerics_and_keep_placeholders(spark):
+    source_df = spark.createDataFrame([("flood-water rising! httpurl atuser 2013",)], "t string")
+    stages = feat.word_stages("t", feat.FeatureParams())
+    actual = PipelineModel(stages=stages).transform(source_df).first()["cl_words"]
+    assert actual == ["flood", "water", "rising", "httpurl", "atuser", "2013"]
+
+
+def test_sparknlp_tokenizer_gives_the_same_words_as_the_regex_tokenizer(spark):
+    source_df = spark.createDataFrame([("flood water rising! httpurl atuser 2013",)], "t string")
+    stages = feat.word_stages("t", feat.FeatureParams(tokenizer="sparknlp"))
+    actual = Pipeline(stages=stages).fit(source_df).transform(source_df).first()["cl_words"]
+    assert actual == ["flood", "water", "rising", "httpurl", "atuser", "2013"]
+
+
+def test_text_stages_end_at_the_hashing_tf(tiny_model):
+    k = feat.n_text_stages(tiny_model)
+    assert type(tiny_model.stages[k - 1]).__name__ == "HashingTF"
+    assert type(tiny_model.stages[k]).__name__ == "IDFModel"
+
+
+def test_kaggle_keyword_rows_get_the_type_their_keyword_names(spark):
+    source_df = spark.createDataFrame([("suicide%20bomber",), ("forest%20fires",), ("Typhoon",), ("fire",),
+                                       ("structural%20failure",), (None,)], "keyword string")
+    actual = [r["label"] for r in source_df.transform(data.with_kaggle_keyword_type("keyword", "label")).collect()]
+    assert actual == ["bombing", "wildfire", "hurricane", None, None, None]
+
+
+def test_group_features_lists_each_events_hashed_feature_indices(spark):
+    from crisislake.nlp.training import with_group_features
+    from pyspark.ml.linalg import SparseVector, VectorUDT
+
+    schema = T.StructType([T.StructField("group", T.StringType()), T.StructField("fold", T.IntegerType()),
+                           T.StructField("cl_tf", VectorUDT())])
+    source_df = spark.createDataFrame([("e1", 0, SparseVector(8, [1, 5], [1.0, 1.0])),
+                                       ("e1", 0, SparseVector(8, [5], [1.0])),
+                                       ("e2", 1, SparseVector(8, [2], [1.0]))], schema)
+    actual = sorted(tuple(r) for r in source_df.transform(with_group_features()).collect())
+    assert actual == [("e1", 0, 1), ("e1", 0, 5), ("e2", 1, 2)]
+
+
+def test_min_groups_keeps_only_features_seen_in_two_training_events(spark):
+    from crisislake.nlp.training import features_in_groups
+
+    source_df = spark.createDataFrame(
+        [("e1", 0, 1), ("e2", 1, 1), ("e1", 0, 2), ("e1", 0, 3), ("e3", 1, 3), ("e2", 1, 4), ("e3", 1, 4)],
+        "group string, fold int, idx int")
+    # idx 1: e1+e2, 3: e1+e3, 4: e2+e3 -> kept; 2: e1 only. Without fold 0 (e1): only 4.
+    assert features_in_groups(source_df, 2) == [1, 3, 4]
+    assert features_in_groups(source_df, 2, exclude_fold=0) == [4]

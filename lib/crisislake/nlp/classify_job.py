@@ -94,16 +94,37 @@ def write_rows(spark: SparkSession, rows: DataFrame, path: str, schema: T.Struct
     return delta_io.merge_into(spark, rows, path, LABEL_KEYS)
 
 
+def read_done_all(spark: SparkSession, labels_path: str, review_path: str, task: str, version: str) -> List[DataFrame]:
+    """The tweet-id sets this task's model version has labelled and queued (0-2 DataFrames)."""
+    return [d for d in (read_done(spark, labels_path, task, version), read_done(spark, review_path, task, version))
+            if d is not None]
+
+
+def filter_pending_for_any(done_per_task: List[List[DataFrame]]):
+    """Transform: keep tweets that at least one task has not labelled or queued yet."""
+    def _apply(df: DataFrame) -> DataFrame:
+        if any(not done for done in done_per_task):
+            return df  # a task with nothing done needs every tweet
+        ids = None
+        for done in done_per_task:
+            task_ids = done[0] if len(done) == 1 else done[0].unionByName(done[1])
+            ids = task_ids if ids is None else ids.join(task_ids, "tweet_id", "left_semi")
+        return df.join(ids.distinct(), "tweet_id", "left_anti")
+    return _apply
+
+
 def classify_task(
     spark: SparkSession, tweets: DataFrame, spec: TaskSpec, loaded: predict.LoadedModel,
-    labels_path: str, review_path: str, run_id: str,
+    labels_path: str, review_path: str, run_id: str, featurised: bool = False,
 ) -> Dict[str, int]:
-    """Score one task's unlabelled tweets and write labels and review rows; returns counts."""
-    done = [d for d in (read_done(spark, labels_path, spec.name, loaded.version),
-                        read_done(spark, review_path, spec.name, loaded.version)) if d is not None]
+    """Score one task's unlabelled tweets and write labels and review rows; returns counts.
+
+    With ``featurised`` the tweets already carry the model's text features (shared by tasks).
+    """
+    done = read_done_all(spark, labels_path, review_path, spec.name, loaded.version)
     # Scored once, written twice (labels and review queue): persist so the model runs once.
     scored = (tweets.transform(filter_unlabelled(done))
-              .transform(predict.score(loaded, spec, "text", "lang"))
+              .transform(predict.score(loaded, spec, "text", "lang", featurised=featurised))
               .persist(StorageLevel.MEMORY_AND_DISK))
     try:
         candidates = scored.count()
@@ -145,15 +166,38 @@ def classify(spark: SparkSession, config: Config, run_id: str, tasks: List[str],
         paths.update(ensure_default_models(spark, config, run_id, missing))
         tweets = read_tweets(spark, tweets_path)
         record.read["curated/tweets"] = tweets_path
-        for task in tasks:
-            spec = get_task(task)
-            loaded = predict.load(spark, paths[task], spec)
-            counts = classify_task(spark, tweets, spec, loaded, labels_path, review_path, run_id)
-            counts["model_version"] = loaded.version
-            record.counts[task] = counts
-            summary[task] = counts
+        loaded = {task: predict.load(spark, paths[task], get_task(task)) for task in tasks}
+        for group in group_by_text_stages(loaded):
+            shared, features = len(group) > 1, None
+            if shared:
+                # Text features (most of the scoring cost) computed once for every task in the
+                # group, for the tweets some task still needs; persisted because each head reads them.
+                done = [read_done_all(spark, labels_path, review_path, t, loaded[t].version) for t in group]
+                features = (tweets.transform(filter_pending_for_any(done))
+                            .transform(predict.featurise(loaded[group[0]].model))
+                            .persist(StorageLevel.MEMORY_AND_DISK))
+            try:
+                for task in group:
+                    counts = classify_task(spark, features if shared else tweets, get_task(task), loaded[task],
+                                           labels_path, review_path, run_id, featurised=shared)
+                    counts["model_version"] = loaded[task].version
+                    counts["shared_features_with"] = [t for t in group if t != task]
+                    record.counts[task] = counts
+                    summary[task] = counts
+            finally:
+                if features is not None:
+                    features.unpersist()
         record.wrote.update({"enriched/tweet_labels": labels_path, "enriched/review_queue": review_path})
     return summary
+
+
+def group_by_text_stages(loaded: Dict[str, predict.LoadedModel]) -> List[List[str]]:
+    """Tasks in groups whose models have identical text stages (each plugged-in model alone)."""
+    groups: Dict[str, List[str]] = {}
+    for task, model in loaded.items():
+        key = predict.text_signature(model.model) or f"own:{task}"
+        groups.setdefault(key, []).append(task)
+    return list(groups.values())
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

@@ -1,10 +1,11 @@
-"""The classification pipeline: Spark NLP text stages feeding a Spark ML classifier head.
+"""The classification pipeline: text stages feeding a Spark ML classifier head.
 
 Text stages (stateless once fitted, shared by every task)::
 
     SQLTransformer (clean: entities, RT prefix, links, mentions, camel-case hashtags, lower)
-    -> DocumentAssembler -> Tokenizer -> Normalizer -> Stemmer -> Finisher   (Spark NLP)
-    -> NGram(2) on the stems, character 3-5-grams of the cleaned text (SQL)
+    -> words: Spark ML RegexTokenizer (default), or Spark NLP DocumentAssembler -> Tokenizer
+       -> Normalizer [-> Stemmer] -> Finisher (``tokenizer="sparknlp"``)
+    -> NGram(2) on the words; character n-grams: NGram(n) over the padded text's characters
     -> HashingTF (binary) over word unigrams + bigrams + char n-grams
 
 Head stages (fitted per task and per validation fold)::
@@ -12,7 +13,15 @@ Head stages (fitted per task and per validation fold)::
     IDF -> L2 Normalizer -> LogisticRegression (class-weighted) -> IndexToString
 
 Splitting the two lets training compute the text features once, cache them, and fit only the
-cheap head per fold; the saved model is one ``PipelineModel`` of both.
+cheap head per fold, and lets ``classify`` featurise a tweet once for every task whose model
+has the same text stages; the saved model is one ``PipelineModel`` of both.
+
+Scoring cost (JVM CPU-seconds per 20,000 tweets, measured 2026-11-28, bench/prof in README):
+cleaning 0.8, Spark NLP Tokenizer + Normalizer 4.0, Stemmer + Finisher 5.9, RegexTokenizer 0.3;
+char 3-5-grams as SQL ``transform(sequence(...))`` 8.6 (interpreted, not code-generated) vs
+3 ``NGram`` stages over the characters 4.0; ``HashingTF`` ~1.5 microseconds per term (~300
+char 3-5-grams per tweet: 8.7). Hence the defaults: RegexTokenizer, no stemming, char n-grams
+from one look-ahead regex, fewer of them.
 """
 from __future__ import annotations
 
@@ -21,7 +30,16 @@ from typing import Dict, List, Optional
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LogisticRegression
-from pyspark.ml.feature import IDF, HashingTF, IndexToString, NGram, Normalizer, SQLTransformer
+from pyspark.ml.feature import (
+    IDF,
+    HashingTF,
+    IndexToString,
+    NGram,
+    Normalizer,
+    RegexTokenizer,
+    SQLTransformer,
+    VectorSlicer,
+)
 
 from crisislake.nlp.text import clean_text_sql
 
@@ -34,9 +52,10 @@ class FeatureParams:
     """Text feature settings; stored in ``metrics.json`` so a model says how it was built."""
 
     num_features: int = 1 << 18
-    char_ngrams: tuple = (3, 4, 5)
+    char_ngrams: tuple = (3, 4)
     word_bigrams: bool = True
-    stem: bool = True
+    tokenizer: str = "regex"  # "regex" (Spark ML RegexTokenizer) or "sparknlp"
+    stem: bool = False  # Spark NLP Stemmer (only with tokenizer="sparknlp")
     min_doc_freq: int = 2
 
     def to_dict(self) -> Dict[str, object]:
@@ -56,6 +75,9 @@ class HeadParams:
 
     reg_param: Optional[float] = None
     c: float = 4.0
+    # Keep only hashed features seen in >= min_groups training groups (events): terms of one
+    # event ("sandy", "yolanda", "savar") cannot carry to an unseen event. 1 = keep all.
+    min_groups: int = 1
     max_iter: int = 60
     tol: float = 1e-6
 
@@ -73,26 +95,35 @@ class HeadParams:
         return asdict(self)
 
 
-def _char_ngrams_sql(col: str, sizes) -> str:
-    padded = f"concat(' ', {col}, ' ')"
-    parts = [
-        f"transform(sequence(1, greatest(length({padded}) - {n} + 1, 1)), "
-        f"i -> concat('~', substring({padded}, i, {n})))"
-        for n in sizes
-    ]
-    return ", ".join(parts)
+def char_ngram_stages(text_col: str, sizes) -> List:
+    """One stage adding ``cl_c<n>`` = the character n-grams of `` TEXT `` (upper-cased, padded with
+    a space) for each ``n`` in ``sizes``.
+
+    ``regexp_extract_all`` with a look-ahead returns every overlapping window in one
+    code-generated regex scan, with no per-row conversion to Scala collections (Spark ML's
+    ``NGram`` over the characters costs ~3x more CPU, SQL ``transform(sequence(...))`` ~6x).
+    Upper case keeps a char n-gram from hashing to the same feature as an equal (lower-case) word.
+    """
+    if not sizes:
+        return []
+    padded = f"concat(' ', upper({text_col}), ' ')"
+    cols = ", ".join(f"regexp_extract_all({padded}, '(?s)(?=(.{{{n}}}))', 1) AS {PREFIX}c{n}" for n in sizes)
+    return [SQLTransformer(statement=f"SELECT *, {cols} FROM __THIS__")]
 
 
-def text_stages(text_col: str = "text", params: FeatureParams = FeatureParams()) -> List:
-    """The unfitted text stages (Spark NLP + Spark ML) turning ``text_col`` into ``cl_tf``."""
+def word_stages(text_col: str, params: FeatureParams) -> List:
+    """Stages adding ``cl_words`` (the words of ``text_col``), with Spark ML or Spark NLP."""
+    if params.tokenizer == "regex":
+        return [RegexTokenizer(inputCol=text_col, outputCol=f"{PREFIX}words", pattern=r"[^\p{L}\p{N}]+",
+                               toLowercase=False, minTokenLength=1)]
+    if params.tokenizer != "sparknlp":
+        raise ValueError(f"unknown tokenizer {params.tokenizer!r}; expected 'regex' or 'sparknlp'")
     from sparknlp.annotator import Normalizer as NlpNormalizer
     from sparknlp.annotator import Stemmer, Tokenizer
     from sparknlp.base import DocumentAssembler, Finisher
 
-    clean = SQLTransformer(statement=f"SELECT *, {clean_text_sql(text_col)} AS {PREFIX}text FROM __THIS__")
     stages = [
-        clean,
-        DocumentAssembler().setInputCol(f"{PREFIX}text").setOutputCol(f"{PREFIX}doc").setCleanupMode("shrink"),
+        DocumentAssembler().setInputCol(text_col).setOutputCol(f"{PREFIX}doc").setCleanupMode("shrink"),
         Tokenizer().setInputCols([f"{PREFIX}doc"]).setOutputCol(f"{PREFIX}tok"),
         NlpNormalizer().setInputCols([f"{PREFIX}tok"]).setOutputCol(f"{PREFIX}norm")
         .setLowercase(True).setCleanupPatterns([r"[^\p{L}\p{N}]"]),
@@ -101,20 +132,33 @@ def text_stages(text_col: str = "text", params: FeatureParams = FeatureParams())
     if params.stem:
         stages.append(Stemmer().setInputCols([last]).setOutputCol(f"{PREFIX}stem"))
         last = f"{PREFIX}stem"
-    stages.append(
-        Finisher().setInputCols([last]).setOutputCols([f"{PREFIX}words"])
-        .setIncludeMetadata(False).setCleanAnnotations(True)
-    )
+    stages.append(Finisher().setInputCols([last]).setOutputCols([f"{PREFIX}words"])
+                  .setIncludeMetadata(False).setCleanAnnotations(True))
+    return stages
+
+
+def text_stages(text_col: str = "text", params: FeatureParams = FeatureParams()) -> List:
+    """The unfitted text stages turning ``text_col`` into ``cl_tf`` (all JVM, no Python UDF)."""
+    clean = SQLTransformer(statement=f"SELECT *, {clean_text_sql(text_col)} AS {PREFIX}text FROM __THIS__")
+    stages = [clean] + word_stages(f"{PREFIX}text", params)
     terms = [f"{PREFIX}words"]
     if params.word_bigrams:
         stages.append(NGram(n=2, inputCol=f"{PREFIX}words", outputCol=f"{PREFIX}bigrams"))
         terms.append(f"{PREFIX}bigrams")
-    char_sql = _char_ngrams_sql(f"{PREFIX}text", params.char_ngrams) if params.char_ngrams else ""
-    concat_args = ", ".join(terms + ([char_sql] if char_sql else []))
-    stages.append(SQLTransformer(statement=f"SELECT *, concat({concat_args}) AS {PREFIX}terms FROM __THIS__"))
+    stages += char_ngram_stages(f"{PREFIX}text", params.char_ngrams)
+    terms += [f"{PREFIX}c{n}" for n in params.char_ngrams]
+    stages.append(SQLTransformer(statement=f"SELECT *, concat({', '.join(terms)}) AS {PREFIX}terms FROM __THIS__"))
     stages.append(HashingTF(inputCol=f"{PREFIX}terms", outputCol=f"{PREFIX}tf",
                             numFeatures=params.num_features, binary=True))
     return stages
+
+
+def n_text_stages(model: PipelineModel) -> int:
+    """How many leading stages of a fitted model are text stages (up to its ``HashingTF``), or 0."""
+    for i, stage in enumerate(model.stages):
+        if isinstance(stage, HashingTF) and stage.getOutputCol() == f"{PREFIX}tf":
+            return i + 1
+    return 0
 
 
 def head_stages(
@@ -124,10 +168,12 @@ def head_stages(
     weight_col: Optional[str] = None,
     label_col: str = "label_idx",
     n_rows: Optional[int] = None,
+    keep_features: Optional[List[int]] = None,
 ) -> List:
-    """The unfitted classifier head: IDF, L2 norm, logistic regression, index -> label.
+    """The unfitted classifier head: [VectorSlicer,] IDF, L2 norm, logistic regression, index -> label.
 
-    ``n_rows`` (training rows) sets the default regularisation, see :class:`HeadParams`.
+    ``n_rows`` (training rows) sets the default regularisation, see :class:`HeadParams`;
+    ``keep_features`` (sorted hashed-feature indices) adds a ``VectorSlicer`` keeping only those.
     """
     lr = LogisticRegression(
         featuresCol=FEATURES_COL, labelCol=label_col, regParam=head.reg_for(n_rows), elasticNetParam=0.0,
@@ -136,8 +182,12 @@ def head_stages(
     )
     if weight_col:
         lr.setWeightCol(weight_col)
-    return [
-        IDF(inputCol=f"{PREFIX}tf", outputCol=f"{PREFIX}tfidf", minDocFreq=features.min_doc_freq),
+    tf_col, slicer = f"{PREFIX}tf", []
+    if keep_features is not None:
+        slicer = [VectorSlicer(inputCol=tf_col, outputCol=f"{PREFIX}tfk", indices=list(keep_features))]
+        tf_col = f"{PREFIX}tfk"
+    return slicer + [
+        IDF(inputCol=tf_col, outputCol=f"{PREFIX}tfidf", minDocFreq=features.min_doc_freq),
         Normalizer(inputCol=f"{PREFIX}tfidf", outputCol=FEATURES_COL, p=2.0),
         lr,
         IndexToString(inputCol="prediction", outputCol="predicted_label", labels=list(labels)),
@@ -145,7 +195,7 @@ def head_stages(
 
 
 def fit_text_model(df, text_col: str = "text", params: FeatureParams = FeatureParams()) -> PipelineModel:
-    """Fit the text stages (Tokenizer/Normalizer are estimators in Spark NLP; fitting is cheap)."""
+    """Fit the text stages (only Spark NLP's Tokenizer/Normalizer are estimators; fitting is cheap)."""
     return Pipeline(stages=text_stages(text_col, params)).fit(df.limit(10))
 
 

@@ -48,13 +48,39 @@ def load(spark: SparkSession, path: str, spec: TaskSpec) -> LoadedModel:
                        decision, review_t)
 
 
-def score(loaded: LoadedModel, spec: TaskSpec, text_col: str = "text", lang_col: Optional[str] = None):
+def text_signature(model: PipelineModel) -> Optional[str]:
+    """A key equal for two models whose text stages (up to ``cl_tf``) are the same, else ``None``
+    (a plugged-in model without our text stages): their features can be computed once."""
+    from crisislake.nlp.features import n_text_stages
+
+    k = n_text_stages(model)
+    if not k:
+        return None
+    parts = []
+    for stage in model.stages[:k]:
+        params = sorted((p.name, repr(v)) for p, v in stage.extractParamMap().items())
+        parts.append(f"{type(stage).__name__}:{params}")
+    return "|".join(parts)
+
+
+def featurise(model: PipelineModel):
+    """Transform: add the model's text features (``cl_tf``), to be shared by several heads."""
+    from crisislake.nlp.features import n_text_stages
+
+    text_model = PipelineModel(stages=model.stages[:n_text_stages(model)])
+    return lambda df: text_model.transform(df)
+
+
+def score(loaded: LoadedModel, spec: TaskSpec, text_col: str = "text", lang_col: Optional[str] = None,
+          featurised: bool = False):
     """Transform: add ``pred_label``, ``confidence``, ``p_positive`` and ``needs_review``.
 
     The model reads a ``text`` column; other columns pass through. Rows whose text is empty,
     emoji-only or not English get ``unknown`` (confidence 1.0 that it cannot be classified).
     Binary tasks: positive when ``p_positive >= decision_threshold``; a positive below the review
     threshold needs review. Multi-class: a prediction below the review threshold needs review.
+    With ``featurised`` the input already carries this model's text features (:func:`featurise`)
+    and only the head stages run.
     """
     labels = loaded.labels
 
@@ -62,8 +88,14 @@ def score(loaded: LoadedModel, spec: TaskSpec, text_col: str = "text", lang_col:
         src = df.withColumn("__unknown", is_unknown_text(text_col, lang_col))
         if text_col != "text":
             src = src.withColumn("text", F.col(text_col))
-        keep = [c for c in df.columns] + ["__unknown"] + ([] if "text" in df.columns else ["text"])
-        out = loaded.model.transform(src)
+        keep = [c for c in df.columns if not c.startswith("cl_")] + ["__unknown"] + (
+            [] if "text" in df.columns else ["text"])
+        model = loaded.model
+        if featurised:
+            from crisislake.nlp.features import n_text_stages
+
+            model = PipelineModel(stages=model.stages[n_text_stages(model):])
+        out = model.transform(src)
         prob = vector_to_array("probability")
         label_arr = F.array(*[F.lit(lab) for lab in labels])
         if spec.binary and spec.positive in labels:

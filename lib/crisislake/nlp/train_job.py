@@ -9,6 +9,7 @@ cross-validation instead), chooses thresholds, refits on all rows and saves the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from typing import Dict, List, Optional
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 # machine): at most QUICK_MAX_ROWS rows and fewer iterations, same holdout + refit.
 QUICK_MAX_ROWS = 20000
 QUICK_HEAD = feat.HeadParams(max_iter=30)
+# disaster_type is judged on unseen events: drop hashed features seen in one training event only.
+TASK_HEAD_DEFAULTS = {"disaster_type": {"min_groups": 2}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +62,7 @@ def train_and_save(
     """Train one task and save it; returns a summary (path, version, validation scores)."""
     spec = get_task(task)
     head = head or (QUICK_HEAD if quick else feat.HeadParams())
+    head = dataclasses.replace(head, **TASK_HEAD_DEFAULTS.get(task, {}))
     features = feat.FeatureParams()
     raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "")
     resolved = data.resolve_conflicts(raw)
@@ -81,8 +85,9 @@ def train_and_save(
         training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
                        "dropped_duplicates_or_conflicts": n_raw - n_unique},
         features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout, cv=cv,
-        model="Spark NLP (DocumentAssembler, Tokenizer, Normalizer, Stemmer, Finisher) + "
-              "word 1-2-gram & char 3-5-gram HashingTF + IDF + LogisticRegression",
+        model=(f"{'Spark NLP Tokenizer/Normalizer' if features.tokenizer == 'sparknlp' else 'RegexTokenizer'} + "
+               f"word 1-2-gram & char {'/'.join(map(str, features.char_ngrams))}-gram HashingTF + IDF + "
+               "LogisticRegression"),
         library_versions=model_store.library_versions(),
     )
     path = model_store.save_model(spark, model, metrics, config.models_root, task, version, make_default)

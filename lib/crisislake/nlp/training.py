@@ -15,6 +15,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from crisislake.nlp import features as feat
 from crisislake.nlp.metrics import (
@@ -64,6 +65,30 @@ def assign_folds(group_sizes: Dict[str, int], k: int, group_labels: Optional[Dic
     return out
 
 
+# Training-only sources per task: their rows are always on the training side, never in a
+# validation fold. Kaggle's keyword rows are weak disaster_type labels (a keyword, not a human
+# judgement of the type), so scoring on them would measure the keyword map, not the model.
+TRAIN_ONLY_SOURCES: Dict[str, Tuple[str, ...]] = {"disaster_type": ("kaggle",)}
+TRAIN_ONLY_FOLD = -1
+
+
+def fold_assignment(group_rows: List[Tuple[str, int, Optional[str], str]], k: int, by_label: bool,
+                    train_only_sources: Tuple[str, ...] = ()) -> Dict[str, int]:
+    """Fold per group from ``(group, rows, single label or None, source)`` tuples.
+
+    Groups from ``train_only_sources`` get :data:`TRAIN_ONLY_FOLD` (always trained on); the others
+    are spread by :func:`assign_folds`, per label when ``by_label``.
+
+    >>> fold_assignment([("e1", 10, "flood", "t26"), ("e2", 8, "flood", "t6"),
+    ...                  ("kaggle:flood", 30, "flood", "kaggle")], 2, True, ("kaggle",))
+    {'e1': 0, 'e2': 1, 'kaggle:flood': -1}
+    """
+    held = [(g, n, lab) for g, n, lab, src in group_rows if src not in train_only_sources]
+    folds = assign_folds({g: n for g, n, _ in held}, k, {g: lab for g, _, lab in held} if by_label else None)
+    folds.update({g: TRAIN_ONLY_FOLD for g, _, _, src in group_rows if src in train_only_sources})
+    return folds
+
+
 def with_label_index(labels: List[str], label_col: str = "label"):
     """Transform: add ``label_idx`` (position of the label in ``labels``)."""
     def _apply(df: DataFrame) -> DataFrame:
@@ -79,6 +104,32 @@ def with_class_weights(counts: Dict[str, int], label_col: str = "label"):
         mapping = F.create_map(*[x for lab, n in counts.items() for x in (F.lit(lab), F.lit(total / (k * n)))])
         return df.withColumn("weight", mapping[F.col(label_col)])
     return _apply
+
+
+def with_group_features(tf_col: str = "cl_tf"):
+    """Transform: featurised rows -> distinct ``(group, fold, idx)``: which hashed features occur
+    in which group (event).
+
+    Training only: a Python UDF reads the sparse vector's indices (Spark SQL has no function for
+    it, and its ``hash`` is not the Murmur3 variant ``HashingTF`` uses); one pass over the
+    training rows, never on the scoring path.
+    """
+    indices = F.udf(lambda v: [int(i) for i in v.indices] if v is not None else [], T.ArrayType(T.IntegerType()))
+
+    def _apply(df: DataFrame) -> DataFrame:
+        return df.select("group", "fold", F.explode(indices(F.col(tf_col))).alias("idx")).distinct()
+    return _apply
+
+
+def features_in_groups(group_features: DataFrame, min_groups: int, exclude_fold: Optional[int] = None) -> List[int]:
+    """Sorted hashed-feature indices occurring in >= ``min_groups`` groups outside ``exclude_fold``.
+
+    An action: brings up to ``num_features`` ints (2^18: ~2 MB) to the driver for a VectorSlicer.
+    """
+    df = group_features if exclude_fold is None else group_features.where(F.col("fold") != exclude_fold)
+    kept = (df.groupBy("idx").agg(F.countDistinct("group").alias("n_groups"))
+            .where(F.col("n_groups") >= min_groups).select("idx").collect())
+    return sorted(int(r["idx"]) for r in kept)
 
 
 def _scores(pred: DataFrame, spec: TaskSpec) -> DataFrame:
@@ -113,13 +164,14 @@ def train_task(
     target = spec.target_precision if target_precision is None else target_precision
     label_counts = {r["label"]: r["count"] for r in data.groupBy("label").count().collect()}
     labels_present = [lab for lab in spec.labels if label_counts.get(lab)]
-    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"),
-                                           F.countDistinct("label").alias("n_labels"), F.min("label").alias("label")).collect()
-    group_sizes = {r["group"]: r["n"] for r in group_rows}
+    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("label").alias("n_labels"),
+                                           F.min("label").alias("label"), F.min("source").alias("source")).collect()
     # Events of one type (disaster_type): spread each type's events over the folds.
     single_label = not spec.binary and all(r["n_labels"] == 1 for r in group_rows)
-    k = max(2, min(folds, len(group_sizes)))
-    fold_of = assign_folds(group_sizes, k, {r["group"]: r["label"] for r in group_rows} if single_label else None)
+    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
+    k = max(2, min(folds, sum(1 for r in group_rows if r["source"] not in train_only)))
+    fold_of = fold_assignment([(r["group"], r["n"], r["label"], r["source"]) for r in group_rows], k,
+                              single_label, train_only)
     fold_map = F.create_map(*[x for g, f in fold_of.items() for x in (F.lit(g), F.lit(f))])
 
     text_model = feat.fit_text_model(data, "text", features)
@@ -130,14 +182,24 @@ def train_task(
                 .select("label", "label_idx", "weight", "group", "source", "fold", f"{feat.PREFIX}tf")
                 .persist(StorageLevel.MEMORY_AND_DISK))
     n_rows = prepared.count()
-    # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
-    head_pipeline = Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows))
+    group_features = None
+    if head.min_groups > 1:
+        group_features = (text_model.transform(data).withColumn("fold", fold_map[F.col("group")])
+                          .transform(with_group_features())
+                          .persist(StorageLevel.MEMORY_AND_DISK))
+
+    def head_pipeline(exclude_fold: Optional[int]) -> Pipeline:
+        # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
+        keep = (features_in_groups(group_features, head.min_groups, exclude_fold)
+                if group_features is not None else None)
+        return Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows,
+                                                keep_features=keep))
 
     val_folds = list(range(k)) if cv else [0]
     oof_parts = []
     head_model = None
     for fold in val_folds:
-        fitted = head_pipeline.fit(prepared.where(F.col("fold") != fold))
+        fitted = head_pipeline(fold).fit(prepared.where(F.col("fold") != fold))
         oof_parts.append(fitted.transform(prepared.where(F.col("fold") == fold)))
         head_model = fitted
         log.info("%s: fold %d/%d fitted", spec.name, fold + 1, k)
@@ -177,8 +239,10 @@ def train_task(
         metrics.update(precision_at_decision=round(p, 6), recall_at_decision=round(r, 6))
 
     if refit:
-        head_model = head_pipeline.fit(prepared)
+        head_model = head_pipeline(None).fit(prepared)
     prepared.unpersist()
+    if group_features is not None:
+        group_features.unpersist()
     metrics["train_seconds"] = round(time.monotonic() - started, 1)
     return feat.combine(text_model, head_model), metrics
 
