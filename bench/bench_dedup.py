@@ -95,31 +95,11 @@ class PeakRss:
 
 def true_pairs(texts, shingle, ngram):
     """All pairs with exact Jaccard >= THRESHOLD (indices i < j), brute force in blocks."""
-    import numpy as np
-    from crisislake.dedup.minhash import shingle_sets
     from crisislake.dedup.normalize import normalize_py
-    from scipy import sparse
+    from dedup_link_sweep import similar_pairs
 
-    norm = [normalize_py(t) for t in texts]
-    values, offsets = shingle_sets(norm, shingle, ngram)
-    _, cols = np.unique(values, return_inverse=True)
-    lengths = np.diff(offsets)
-    rows = np.repeat(np.arange(len(norm)), lengths)
-    X = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(norm), cols.max() + 1))
-    XT = X.T.tocsc()
-    pairs = set()
-    block = 2000
-    for start in range(0, len(norm), block):
-        inter = (X[start:start + block] @ XT).toarray()
-        li = lengths[start:start + block][:, None]
-        union = li + lengths[None, :] - inter
-        with np.errstate(divide="ignore", invalid="ignore"):
-            jac = np.where(union > 0, inter / union, 0.0)
-        i, j = np.nonzero(jac >= THRESHOLD - 1e-9)
-        i = i + start
-        keep = (i < j) & (lengths[i] > 0) & (lengths[j] > 0)
-        pairs.update(zip(i[keep].tolist(), j[keep].tolist()))
-    return pairs
+    i, j, _ = similar_pairs([normalize_py(t) for t in texts], shingle, ngram, floor=THRESHOLD - 1e-9)
+    return set(zip(i.tolist(), j.tolist()))
 
 
 def pipeline_clusters(spark, texts, params):
