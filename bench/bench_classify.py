@@ -20,6 +20,7 @@ quick check, ``BENCH_FOLDS`` folds, default 4).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import resource
@@ -178,6 +179,8 @@ def main() -> int:
 
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=4"])
     fparams, hparams = feat.FeatureParams(), feat.HeadParams()
+    if os.environ.get("BENCH_NUM_FEATURES"):  # try another hashing width without editing the defaults
+        fparams = dataclasses.replace(fparams, num_features=int(os.environ["BENCH_NUM_FEATURES"]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; "
           f"BENCH_SCALE={SCALE}; load average {os.getloadavg()[0]:.1f}; features {fparams.to_dict()}")
     spark = build_spark(config.spark, app_name="bench-classify")
