@@ -106,3 +106,17 @@ def test_rerun_without_new_tweets_changes_nothing(runs):
     assert runs["third"] == {"new_tweets": 0}
     # create + run-1 merge + run-2 merge; run 3 wrote no version
     assert runs["cluster_versions"] == 3
+
+
+def test_state_built_with_other_shingles_is_refused_with_the_way_out(spark, tmp_path):
+    from crisislake.config import load_config
+    from crisislake.dedup.job import DedupStateError
+    from crisislake.dedup.minhash import LshParams
+
+    config = load_config("local", lake_root=str(tmp_path / "lake"), overrides=["spark.shuffle_partitions=2"], environ={})
+    _append(spark, config, [_tweet(100, 1, A), _tweet(200, 3, B)])
+    dedup_lake(spark, config, "run-1")  # default: word 3-grams
+    _append(spark, config, [_tweet(300, 6, C)])
+    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5 and this run uses char5-b20-r5"):
+        dedup_lake(spark, config, "run-2", LshParams.for_threshold(0.7, "char"))
+    assert dedup_lake(spark, config, "run-2")["new_tweets"] == 1  # the same settings go on

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from crisislake import delta_io
-from crisislake.config import Config
+from crisislake.config import Config, ConfigError
 from crisislake.dedup.cluster import (
     BAND_SCHEMA,
     TEXT_SCHEMA,
@@ -124,6 +124,40 @@ def read_tweets(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
+# Table property of ``tweet_signatures`` naming the shingles and banding the persisted state was
+# built with; state from before the property existed was built with character 5-grams.
+STATE_PROPERTY = "crisislake.dedup.state"
+LEGACY_STATE = "char5-b20-r5"
+
+
+class DedupStateError(ConfigError):
+    """The persisted dedup state was built with other shingles or banding than this run's."""
+
+
+def state_fingerprint(params: LshParams) -> str:
+    """What the persisted shingles and band keys depend on, e.g. ``word3-b20-r5``."""
+    return f"{params.shingle}{params.ngram}-b{params.num_bands}-r{params.rows_per_band}"
+
+
+def check_state(spark: SparkSession, config: Config, params: LshParams) -> None:
+    """Refuse to mix new signatures with state built another way (candidates would be silently
+    missed): say what the state was built with and how to rebuild it."""
+    from delta.tables import DeltaTable
+
+    paths = state_paths(config)
+    if not delta_io.is_delta_table(spark, paths["signatures"]):
+        return
+    props = DeltaTable.forPath(spark, paths["signatures"]).detail().select("properties").first()[0] or {}
+    built = props.get(STATE_PROPERTY, LEGACY_STATE)
+    wanted = state_fingerprint(params)
+    if built != wanted:
+        tables = ", ".join(config.table("enriched", t) for t in ("tweet_signatures", "text_shingles", "tweet_band_keys"))
+        raise DedupStateError(
+            f"the dedup state was built with {built} and this run uses {wanted}: run with the same "
+            f"--shingle, or delete {tables} to re-cluster every tweet with {wanted}"
+        )
+
+
 def read_state(spark: SparkSession, config: Config) -> DedupState:
     """Persisted state, restricted to what a completed run committed (``tweet_signatures`` is
     written last, so rows a failed run left in the other tables are ignored and redone)."""
@@ -164,8 +198,11 @@ def new_tweets_batch(tweets: DataFrame, state: DedupState) -> DataFrame:
     ).join(state.tweets.select("node"), "node", "left_anti")
 
 
-def write_result(spark: SparkSession, result: DedupResult, config: Config, run_id: str) -> Dict[str, Dict[str, int]]:
-    """MERGE every output; ``tweet_signatures`` last, as the marker of committed tweets."""
+def write_result(
+    spark: SparkSession, result: DedupResult, config: Config, run_id: str, fingerprint: str
+) -> Dict[str, Dict[str, int]]:
+    """MERGE every output; ``tweet_signatures`` last, as the marker of committed tweets (created
+    with the state ``fingerprint`` as a table property)."""
     paths = state_paths(config)
     stamp = F.lit(run_id)
     wrote = {}
@@ -184,6 +221,7 @@ def write_result(spark: SparkSession, result: DedupResult, config: Config, run_i
     )
     wrote["cluster_merges"] = delta_io.merge_into(spark, merges, paths["merges"], ["cluster_id", "merged_into", "run_id"], update=False)
     sigs = result.new_tweets.select(F.col("node").alias("tweet_id"), "norm_hash", "event_ms", stamp.alias("run_id"))
+    delta_io.ensure_table(spark, paths["signatures"], sigs.schema, properties={STATE_PROPERTY: fingerprint})
     wrote["tweet_signatures"] = delta_io.merge_into(spark, sigs, paths["signatures"], ["tweet_id"], update=False)
     return wrote
 
@@ -193,6 +231,7 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
     params = params or LshParams.for_threshold(0.7)
     paths = state_paths(config)
     with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
+        check_state(spark, config, params)
         state = read_state(spark, config)
         batch = new_tweets_batch(read_tweets(spark, paths["tweets"]), state).localCheckpoint(eager=True)
         n_batch = batch.count()
@@ -203,7 +242,7 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
         result = cluster_batch(batch, state, params, text_col="text", link_col="retweet_of_id")
         result.assignments = result.assignments.localCheckpoint(eager=True)
         result.merges = result.merges.localCheckpoint(eager=True)
-        wrote = write_result(spark, result, config, run_id)
+        wrote = write_result(spark, result, config, run_id, state_fingerprint(params))
         new_rows = result.assignments.join(batch.select("node"), "node", "left_semi")
         stats = new_rows.agg(
             F.count(F.lit(1)).alias("rows"),
