@@ -106,17 +106,25 @@ def _max_split_bytes(spark: SparkSession) -> int:
     return int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
 
 
+def _shipped_decode_module():
+    """:mod:`crisislake.tweets.decode`, registered to be pickled by value into UDFs: a local
+    session's Python workers may run an interpreter where the crisislake package is not
+    installed (the module is stdlib-only)."""
+    from pyspark import cloudpickle
+
+    from crisislake.tweets import decode as decode_module
+
+    cloudpickle.register_pickle_by_value(decode_module)
+    return decode_module
+
+
 def damaged_gzip_files(spark: SparkSession, files: Sequence[str]) -> Dict[str, str]:
     """``{uri: reason}`` for the ``.gz`` files among ``files`` that are not complete gzip
     streams (or not gzip at all). One Python task per file; the output is not kept."""
     gz = [f for f in files if f.lower().endswith(GZIP_SUFFIXES)]
     if not gz:
         return {}
-    from pyspark import cloudpickle
-
-    from crisislake.tweets import decode as decode_module
-
-    cloudpickle.register_pickle_by_value(decode_module)
+    decode_module = _shipped_decode_module()
 
     @F.udf(T.StringType())
     def damage(content: bytes) -> str:
@@ -190,13 +198,7 @@ def read_files_tolerant(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     if not files:
         return spark.createDataFrame([], LINE_SCHEMA)
 
-    from pyspark import cloudpickle
-
-    from crisislake.tweets import decode as decode_module
-
-    # Ship the (stdlib-only) decoder by value: a local session's Python workers may run an
-    # interpreter where the crisislake package is not installed.
-    cloudpickle.register_pickle_by_value(decode_module)
+    decode_module = _shipped_decode_module()
 
     @F.udf(_DECODED)
     def decode(path: str, content: bytes) -> list:
