@@ -137,14 +137,17 @@ def test_jvm_reader_numbers_lines_exactly_when_a_file_is_read_in_several_splits(
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(64 * 1024))  # ~4 splits of this file
+    listed = io.list_raw_files(spark, str(tmp_path))  # sizes from the listing, as ingest passes them
+    assert list(listed.values()) == [path.stat().st_size]
     try:
         with io.one_file_per_partition(spark):
             df = io.read_json_lines(spark, [str(path)])
             assert df.rdd.getNumPartitions() >= 3
             got = {(r.source_line, r.payload) for r in df.collect()}
+            got_listed = {(r.source_line, r.payload) for r in io.read_json_lines(spark, list(listed), listed).collect()}
     finally:
         spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
-    assert got == {(i + 1, line) for i, line in enumerate(lines)}
+    assert got == got_listed == {(i + 1, line) for i, line in enumerate(lines)}
 
 
 def test_only_damaged_gzip_files_are_routed_to_the_python_reader(spark, tmp_path):

@@ -5,7 +5,7 @@ session's S3 settings. Large data goes through DataFrame readers/writers, never 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, Dict, List
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -44,15 +44,21 @@ def read_text(spark: SparkSession, uri: str) -> str:
 
 def list_files(spark: SparkSession, uri: str, recursive: bool = True) -> List[str]:
     """Fully-qualified URIs of the files under ``uri`` (empty if it does not exist)."""
+    return sorted(file_sizes(spark, uri, recursive))
+
+
+def file_sizes(spark: SparkSession, uri: str, recursive: bool = True) -> Dict[str, int]:
+    """``{uri: size in bytes}`` of the files under ``uri`` from one listing (on S3, LIST pages
+    carry the sizes: no HEAD request per file); empty if ``uri`` does not exist."""
     fs, path = _fs_and_path(spark, uri)
     if not fs.exists(path):
-        return []
-    out = []
+        return {}
+    out = {}
     iterator = fs.listFiles(path, recursive)
     while iterator.hasNext():
         status = iterator.next()
-        out.append(str(status.getPath().toString()))
-    return sorted(out)
+        out[str(status.getPath().toString())] = int(status.getLen())
+    return out
 
 
 def file_size(spark: SparkSession, uri: str) -> int:

@@ -15,7 +15,7 @@ and quarantines the damaged tail.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from pyspark.sql import DataFrame
@@ -61,10 +61,11 @@ def normalise_uri(uri: str) -> str:
     return uri
 
 
-def list_raw_files(spark: SparkSession, uri: str) -> List[str]:
-    """Every data file under ``uri`` (recursively), skipping ``_``/``.``-prefixed names."""
-    return [f for f in storage.list_files(spark, uri, recursive=True)
-            if not f.rsplit("/", 1)[-1].startswith(SKIP_PREFIXES)]
+def list_raw_files(spark: SparkSession, uri: str) -> Dict[str, int]:
+    """``{uri: size}`` of every data file under ``uri`` (recursively, in name order), skipping
+    ``_``/``.``-prefixed names."""
+    sizes = storage.file_sizes(spark, uri, recursive=True)
+    return {f: sizes[f] for f in sorted(sizes) if not f.rsplit("/", 1)[-1].startswith(SKIP_PREFIXES)}
 
 
 def split_by_format(files: Sequence[str]) -> Tuple[List[str], List[str]]:
@@ -140,10 +141,11 @@ def damaged_gzip_files(spark: SparkSession, files: Sequence[str]) -> Dict[str, s
     return {by_name.get(normalise_uri(r.path), r.path): r.damage for r in rows}
 
 
-def read_json_lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+def read_json_lines(spark: SparkSession, files: Sequence[str], sizes: Optional[Mapping[str, int]] = None) -> DataFrame:
     """Lines of ``files`` read by the JVM, as :data:`LINE_SCHEMA` (``source_line`` 1-based,
     blank lines kept). Call, and run every action on the result, inside
-    :func:`one_file_per_partition`; gzip files must have passed :func:`damaged_gzip_files`."""
+    :func:`one_file_per_partition`; gzip files must have passed :func:`damaged_gzip_files`.
+    ``sizes`` (from the listing) saves a metadata request per file that is not in it."""
     if not files:
         return spark.createDataFrame([], LINE_SCHEMA)
     lines = spark.read.format("text").load(list(files)).select(
@@ -153,7 +155,7 @@ def read_json_lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
         F.col("value").alias("payload"),
     )
     in_split = F.col("row_id").bitwiseAND(F.lit((1 << _INDEX_BITS) - 1)) + 1
-    offsets = _split_line_offsets(spark, files)
+    offsets = _split_line_offsets(spark, files, sizes or {})
     if offsets is not None:
         lines = lines.join(F.broadcast(offsets), ["source_uri", "block_start"], "left")
         in_split = in_split + F.coalesce(F.col("lines_before"), F.lit(0))
@@ -166,12 +168,13 @@ def read_json_lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     )
 
 
-def _split_line_offsets(spark: SparkSession, files: Sequence[str]) -> Optional[DataFrame]:
+def _split_line_offsets(spark: SparkSession, files: Sequence[str], sizes: Mapping[str, int]) -> Optional[DataFrame]:
     """For files Spark reads in several splits: ``source_uri, block_start, lines_before`` (lines
     in the file's earlier splits), from one counting pass over those files; None if no file
     is split (compressed files never are)."""
     limit = _max_split_bytes(spark)
-    big = [f for f in files if not f.lower().endswith(GZIP_SUFFIXES) and storage.file_size(spark, f) > limit]
+    plain = [f for f in files if not f.lower().endswith(GZIP_SUFFIXES)]
+    big = [f for f in plain if (sizes[f] if f in sizes else storage.file_size(spark, f)) > limit]
     if not big:
         return None
     counts = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -50,9 +50,10 @@ def default_checkpoint(config: Config) -> str:
 
 
 def ingest_files(
-    spark: SparkSession, files: Sequence[str], tweets_path: str, quarantine_path: str, run_id: str, staging: str
+    spark: SparkSession, files: Mapping[str, int], tweets_path: str, quarantine_path: str, run_id: str, staging: str
 ) -> Dict[str, Any]:
-    """Ingest exactly ``files``; return the reconciliation counts.
+    """Ingest exactly ``files`` (``{uri: size in bytes}``, as listed); return the reconciliation
+    counts.
 
     Spark actions, in order: (1) the gzip check (``.gz`` files only); (2) one parse of every
     record, JVM lines and Python-read files together, written as Parquet under ``staging``
@@ -68,7 +69,7 @@ def ingest_files(
     slow_files = [f for f in json_files if f in damaged] + list(csv_files)
     try:
         with io.one_file_per_partition(spark):
-            records = io.read_json_lines(spark, jvm_files).transform(transforms.to_records(run_id))
+            records = io.read_json_lines(spark, jvm_files, files).transform(transforms.to_records(run_id))
             if slow_files:
                 slow = io.read_files_tolerant(spark, slow_files).transform(transforms.to_records(run_id))
                 records = records.unionByName(slow)
@@ -155,7 +156,7 @@ def start_stream(
 ):
     """Start the streaming ingest and return the ``StreamingQuery``.
 
-    The stream reads only file *names* (``binaryFile`` with the content column pruned) and
+    The stream reads only file *names and sizes* (``binaryFile`` with the content column pruned) and
     the checkpoint records which files each micro-batch took; ``foreachBatch`` hands those
     names to :func:`ingest_files`. Each micro-batch writes its own step record
     (``ingest-tweets:batch-<id>``) to ``_runs/<run_id>.json``.
@@ -171,11 +172,11 @@ def start_stream(
     )
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", str(max_files_per_trigger))
-    names = reader.load(raw).select("path")
+    names = reader.load(raw).select("path", "length")
 
     def process(batch_df: DataFrame, batch_id: int) -> None:
-        files = sorted(r[0] for r in batch_df.collect())  # file names only: one small row per file
-        files = [f for f in files if not f.rsplit("/", 1)[-1].startswith(io.SKIP_PREFIXES)]
+        listed = {r["path"]: r["length"] for r in batch_df.collect()}  # one small row per file
+        files = {f: listed[f] for f in sorted(listed) if not f.rsplit("/", 1)[-1].startswith(io.SKIP_PREFIXES)}
         if not files:
             return
         with run_step(spark, config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:

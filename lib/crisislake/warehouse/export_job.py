@@ -211,9 +211,9 @@ def write_export(
                 conf.unset(k)
             else:
                 conf.set(k, v)
-    files = [u for u in storage.list_files(spark, out_dir, recursive=False)
+    sizes = storage.file_sizes(spark, out_dir, recursive=False)
+    sized = [(manifest_url_for(u), sizes[u]) for u in sorted(sizes)
              if u.endswith(".parquet") and not u.rsplit("/", 1)[-1].startswith(("_", "."))]
-    sized = [(manifest_url_for(u), storage.file_size(spark, u)) for u in files]
     manifest = build_manifest(sized)
     storage.write_text(spark, f"{out_dir}/{MANIFEST_NAME}", json.dumps(manifest, indent=2))
     return {"rows": rows, "files": len(sized), "bytes": sum(s for _, s in sized)}
