@@ -109,8 +109,9 @@ def test_chain_of_linked_pairs_is_one_cluster_even_when_its_ends_are_not_linked(
 
 
 def test_pair_between_threshold_and_link_threshold_is_not_linked(spark):
+    params = LshParams.for_threshold(0.7, link_threshold=0.76)
     source_df = spark.createDataFrame([(1, HEADLINE, 1), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
-    result = cluster_batch(source_df, DedupState.empty(spark), DEFAULT)
+    result = cluster_batch(source_df, DedupState.empty(spark), params)
     assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 3: 3}
 
 
@@ -119,6 +120,25 @@ def test_link_threshold_at_the_threshold_links_that_pair(spark):
     source_df = spark.createDataFrame([(1, HEADLINE, 1), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
     result = cluster_batch(source_df, DedupState.empty(spark), params)
     assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 3: 1}
+
+
+# Lyons: A and B are not near-duplicates (0.68); C is near both (0.82, 0.86), one tweet each.
+LYONS_P = "Evacuation ordered for Lyons,"
+LYONS_Q = " flood waters from the St. Vrain river have cut every road into town and the bridge on Main Street is gone"
+LYONS_R = " - Boulder County sheriff says"
+LYONS = [(1, LYONS_P + LYONS_Q, 1), (2, LYONS_Q + LYONS_R, 2), (3, LYONS_P + LYONS_Q + LYONS_R, 3)]
+
+
+def test_text_bridging_two_unlike_texts_is_not_linked_by_default(spark):
+    # C-A and C-B each have support 2/3 (C, A of C, A, B; C, B of C, A, B) < 0.75.
+    result = cluster_batch(spark.createDataFrame(LYONS, BATCH_SCHEMA), DedupState.empty(spark), DEFAULT)
+    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 2: 2, 3: 3}
+
+
+def test_min_support_zero_links_the_bridging_text_to_both(spark):
+    params = LshParams.for_threshold(0.7, min_support=0.0)
+    result = cluster_batch(spark.createDataFrame(LYONS, BATCH_SCHEMA), DedupState.empty(spark), params)
+    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 2: 1, 3: 1}
 
 
 def test_link_threshold_below_threshold_is_rejected():
