@@ -65,3 +65,44 @@ def test_min_support_zero_keeps_every_pair_at_the_link_threshold(spark):
     weights = spark.createDataFrame(WEIGHTS, WEIGHT_SCHEMA)
     actual = pairs.transform(filter_edges(0.7, 0.0, pairs, weights)).count()
     assert actual == len(GROUPS + ISOLATED + HEAVY)
+
+
+# Next batch against the state a first batch left: an old neighbour that is not an end of any new
+# pair still weighs its tweets. H (5 tweets) ~ H1 (3 tweets) at 10/12; the new H3 ~ H1 at 12/16
+# but ~ H at 10/16 only. N[H1] = {H1, H, H3} weighs 3 + 5 + 1, N[H3] = {H3, H1} 1 + 3: support
+# 4/9, so H3 stays alone (had H counted as one tweet: 4/5, and H3 would have joined).
+HEADLINE = "queensland counts flood cost as new south wales braces for river peaks"
+H1 = HEADLINE + " four deaths"
+H3 = H1 + " confirmed tonight in brisbane"
+BATCH_SCHEMA = T.StructType([
+    T.StructField("node", T.LongType(), False),
+    T.StructField("text", T.StringType(), True),
+    T.StructField("event_ms", T.LongType(), True),
+])
+
+
+def _next_batch_clusters(spark, params):
+    from crisislake.dedup.cluster import DedupState, cluster_batch
+
+    first_df = spark.createDataFrame([(n, HEADLINE, n) for n in range(1, 6)] + [(n, H1, n) for n in (6, 7, 8)],
+                                     BATCH_SCHEMA)
+    first = cluster_batch(first_df, DedupState.empty(spark), params)
+    state = DedupState(
+        texts=first.new_texts, bands=first.new_bands, pairs=first.new_pairs,
+        tweets=first.new_tweets.join(first.assignments.select("node", "cluster_id"), "node"),
+    )
+    second = cluster_batch(spark.createDataFrame([(9, H3, 9)], BATCH_SCHEMA), state, params)
+    return {r["node"]: r["cluster_id"] for r in second.assignments.collect()}
+
+
+def test_old_neighbour_weighs_its_tweets_in_the_next_batch(spark):
+    from crisislake.dedup.minhash import LshParams
+
+    assert _next_batch_clusters(spark, LshParams.for_threshold(0.7)) == {9: 9}
+
+
+def test_next_batch_without_support_test_joins_the_old_cluster(spark):
+    from crisislake.dedup.minhash import LshParams
+
+    actual = _next_batch_clusters(spark, LshParams.for_threshold(0.7, min_support=0.0))
+    assert actual == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1}

@@ -161,9 +161,9 @@ def with_support(neighbours: DataFrame, weights: DataFrame):
     from a group to a text that is near other texts than the group's. Precision is counted over
     tweet pairs, so weighting by tweets makes the test strict where a bridge costs many pairs.
 
-    Spark decision: everything is joins and aggregates over the adjacency of the edges' ends
-    only (``sum over edges of degree`` rows), so nothing is collected and old texts far from the
-    batch are never read beyond a semi-join.
+    Every edge must be one of the ``neighbours`` pairs (its ends are then in each other's
+    neighbourhood). The caller passes only the pairs around the edges' ends: the cost is the sum,
+    over edges, of the degree of their ends.
 
     Parameters
     ----------
@@ -172,39 +172,32 @@ def with_support(neighbours: DataFrame, weights: DataFrame):
     """
 
     def inner(edges: DataFrame) -> DataFrame:
-        ends = edges.select(F.col("a").alias("u")).union(edges.select(F.col("b").alias("u"))).distinct()
         weight = weights.select(F.col("norm_hash").alias("v"), F.col("weight").cast("double").alias("w"))
-        # Spark decision: the adjacency of the ends is read three times (totals, two sides of the
-        # common-neighbour join); one local checkpoint keeps the union/distinct/joins from re-running.
-        adjacency = (
-            neighbours.select(F.col("a").alias("u"), F.col("b").alias("v"))
-            .union(neighbours.select(F.col("b").alias("u"), F.col("a").alias("v")))
-            .where(F.col("u") != F.col("v"))
-            .distinct()
-            .join(ends, "u", "left_semi")
-            .join(weight, "v", "left")
-            .withColumn("w", F.coalesce("w", F.lit(1.0)))
+        links = neighbours.select(F.col("a").alias("u"), F.col("b").alias("v")).union(
+            neighbours.select(F.col("b").alias("u"), F.col("a").alias("v"))
+        )
+        selves = links.select("u", F.col("u").alias("v"))
+        # Spark decision: the closed adjacency (with each row's weight and the total weight of the
+        # row's neighbourhood, by a window rather than an aggregate joined back) is read by both
+        # sides of the common-neighbour join; one local checkpoint builds it once.
+        closed = (
+            links.union(selves).distinct()
+            .join(weight, "v", "left").withColumn("w", F.coalesce("w", F.lit(1.0)))
+            .withColumn("total", F.sum("w").over(Window.partitionBy("u")))
             .localCheckpoint(eager=True)
         )
-        own = ends.withColumnRenamed("u", "v").join(weight, "v", "left").select(
-            F.col("v").alias("u"), F.coalesce("w", F.lit(1.0)).alias("w_self")
-        )
-        totals = own.join(adjacency.groupBy("u").agg(F.sum("w").alias("w_nbrs")), "u", "left").select(
-            "u", "w_self", (F.col("w_self") + F.coalesce("w_nbrs", F.lit(0.0))).alias("w_total")
-        )
-        common = (
-            edges.select("a", "b")
-            .join(adjacency.select(F.col("u").alias("a"), F.col("v").alias("c"), "w"), "a")
-            .join(adjacency.select(F.col("u").alias("b"), F.col("v").alias("c")), ["b", "c"])
-            .groupBy("a", "b").agg(F.sum("w").alias("w_common"))
-        )
-        side_a = totals.select(F.col("u").alias("a"), F.col("w_self").alias("wa"), F.col("w_total").alias("ta"))
-        side_b = totals.select(F.col("u").alias("b"), F.col("w_self").alias("wb"), F.col("w_total").alias("tb"))
-        both = F.col("wa") + F.col("wb") + F.coalesce("w_common", F.lit(0.0))
+        # Both ends are in both closed neighbourhoods, so every edge meets at least two rows here
+        # (an inner join loses none) and one aggregate gives the common weight and both totals.
+        keys = edges.columns
         return (
-            edges.join(common, ["a", "b"], "left").join(side_a, "a").join(side_b, "b")
-            .withColumn("support", both / (F.col("ta") + F.col("tb") - both))
-            .drop("w_common", "wa", "ta", "wb", "tb")
+            edges.join(closed.select(F.col("u").alias("a"), F.col("v").alias("c"), "w",
+                                     F.col("total").alias("total_a")), "a")
+            .join(closed.select(F.col("u").alias("b"), F.col("v").alias("c"), F.col("total").alias("total_b")),
+                  ["b", "c"])
+            .groupBy(*keys)
+            .agg(F.sum("w").alias("common"), F.first("total_a").alias("total_a"), F.first("total_b").alias("total_b"))
+            .withColumn("support", F.col("common") / (F.col("total_a") + F.col("total_b") - F.col("common")))
+            .select(*keys, "support")
         )
 
     return inner
@@ -273,9 +266,11 @@ def cluster_batch(
         state.pairs.join(ends.withColumnRenamed("norm_hash", "b"), "b", "left_semi")
     )
     neighbours = verified.select("a", "b").unionByName(old_pairs.select("a", "b"))
+    # every text of those pairs, including old texts that are not ends of a new pair themselves
+    nodes = neighbours.select(F.col("a").alias("norm_hash")).union(neighbours.select(F.col("b").alias("norm_hash")))
     weights = (
         tweets.select("norm_hash").unionByName(state.tweets.select("norm_hash"))
-        .join(ends.distinct(), "norm_hash", "left_semi")
+        .join(nodes.distinct(), "norm_hash", "left_semi")
         .groupBy("norm_hash").agg(F.count(F.lit(1)).alias("weight"))
     )
     text_edges = verified.transform(
