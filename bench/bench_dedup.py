@@ -18,6 +18,7 @@ datasketch MinHashLSH (single process) and Spark ML MinHashLSH.approxSimilarityJ
     BENCH_SCALE=0.01 .venv/bin/python bench/bench_dedup.py # 10k / 1k / 200 quick check
     BENCH_PARTS=quality,speed,compare                      # a subset
     BENCH_SIZES=100000,1000000                             # speed sizes (before BENCH_SCALE)
+    BENCH_LINK_THRESHOLD=0.76 BENCH_MIN_SUPPORT=0          # speed runs with another edge rule
 """
 from __future__ import annotations
 
@@ -212,15 +213,24 @@ def write_parquet(rows, path):
     pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows]}), path)
 
 
+def speed_params():
+    """Default settings, or the edge rule from BENCH_LINK_THRESHOLD / BENCH_MIN_SUPPORT (to time
+    the previous rule, ``BENCH_LINK_THRESHOLD=0.76 BENCH_MIN_SUPPORT=0``)."""
+    from crisislake.dedup.minhash import LshParams
+
+    link, support = os.environ.get("BENCH_LINK_THRESHOLD"), os.environ.get("BENCH_MIN_SUPPORT")
+    return LshParams.for_threshold(THRESHOLD, link_threshold=float(link) if link else None,
+                                   min_support=float(support) if support else None)
+
+
 def speed_run(spark, path, out):
     from crisislake.dedup.io import read_table_file, write_single_file
     from crisislake.dedup.job import dedup_frame
-    from crisislake.dedup.minhash import LshParams
 
     df = read_table_file(spark, path)
     with PeakRss() as rss:
         t0, c0 = time.time(), tree_cpu_seconds(os.getpid())
-        write_single_file(dedup_frame(df, "id", "text", None, LshParams.for_threshold(THRESHOLD)), out)
+        write_single_file(dedup_frame(df, "id", "text", None, speed_params()), out)
         took, cpu = time.time() - t0, tree_cpu_seconds(os.getpid()) - c0
     return took, rss.peak, cpu
 
