@@ -12,7 +12,7 @@ i.e. the pipeline with perfect LSH recall. Two parts:
   a plain link threshold, "mutual best" (a pair below ``high`` only when it is the best neighbour
   of both ends) and the *neighbourhood support* rule the pipeline uses (a pair >= 0.7 only when
   the tweets within 0.7 of either end are mostly within 0.7 of both; see
-  ``crisislake.dedup.cluster.filter_supported_edges``).
+  ``crisislake.dedup.cluster.with_support``).
 
 ``SWEEP_BRIDGES=1`` also prints, per seed, the clusters that hold the most false pairs under the
 old default (link 0.76) and under the support rule, with their texts.
