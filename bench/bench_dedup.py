@@ -5,7 +5,9 @@ Quality: 20,000 real CrisisLexT6 tweets; the true pairs (exact Jaccard >= 0.7 of
 of the normalised texts, texts that normalise to "" left out) by brute force (blocked sparse
 matrix products, every pair checked); recall/precision of the pairs the pipeline puts in one
 cluster. The truth always uses the shingles of the run it scores. Measured: the default (word
-3-grams, edges at the link threshold 0.76), word 3-grams linked at 0.7, character 5-grams at 0.7.
+3-grams, edges at J >= 0.7 with neighbourhood support >= 0.75), the previous default (word 3-grams,
+edges at J >= 0.76, no support test), word 3-grams linked at 0.7 without the support test,
+character 5-grams likewise (``BENCH_QUALITY=N`` runs only the first N of these).
 
 Speed: N = 1,000,000 tweets (real CrisisLexT6 texts plus generated variants: RT prefixes, swapped
 t.co links, added hashtags, truncation with "…"), file mode end to end (Parquet in, Parquet out):
@@ -16,6 +18,7 @@ datasketch MinHashLSH (single process) and Spark ML MinHashLSH.approxSimilarityJ
     BENCH_SCALE=0.01 .venv/bin/python bench/bench_dedup.py # 10k / 1k / 200 quick check
     BENCH_PARTS=quality,speed,compare                      # a subset
     BENCH_SIZES=100000,1000000                             # speed sizes (before BENCH_SCALE)
+    BENCH_LINK_THRESHOLD=0.76 BENCH_MIN_SUPPORT=0          # speed runs with another edge rule
 """
 from __future__ import annotations
 
@@ -113,11 +116,12 @@ def pipeline_clusters(spark, texts, params):
     return dict(result.assignments.select("node", "cluster_id").collect())  # bench only
 
 
-QUALITY_CONFIGS = (  # (shingle, n, link threshold): the default first, then the alternatives measured
-    ("word", 3, None),
-    ("word", 3, THRESHOLD),
-    ("char", 5, THRESHOLD),
-)
+QUALITY_CONFIGS = (  # (shingle, n, link threshold, min support): the default first, then alternatives
+    ("word", 3, None, None),
+    ("word", 3, 0.76, 0.0),
+    ("word", 3, THRESHOLD, 0.0),
+    ("char", 5, THRESHOLD, 0.0),
+)[: int(os.environ.get("BENCH_QUALITY", "4"))]
 
 
 def false_pair_examples(texts, clusters, shingle, ngram, k=3):
@@ -156,11 +160,11 @@ def quality(spark, all_texts):
     print(f"truth: every pair whose exact Jaccard >= {THRESHOLD} over the same normalisation (normalize_py) and the "
           "same shingles as the pipeline run it is compared with (so each shingle type has its own truth); "
           "precision counts every pair put in one cluster")
-    for shingle, ngram, link in QUALITY_CONFIGS:
+    for shingle, ngram, link, support in QUALITY_CONFIGS:
         t0 = time.time()
         truth = true_pairs(texts, shingle, ngram)
         brute = time.time() - t0
-        params = LshParams.for_threshold(THRESHOLD, shingle, ngram, link_threshold=link)
+        params = LshParams.for_threshold(THRESHOLD, shingle, ngram, link_threshold=link, min_support=support)
         t0 = time.time()
         clusters = pipeline_clusters(spark, texts, params)
         took = time.time() - t0
@@ -171,7 +175,8 @@ def quality(spark, all_texts):
         tp = sum(1 for i, j in truth if clusters[i] == clusters[j])
         recall = tp / len(truth) if truth else 1.0
         precision = tp / predicted if predicted else 1.0
-        print(f"{shingle}{ngram}-grams, edges at J >= {params.link_threshold} (b={params.num_bands}, "
+        print(f"{shingle}{ngram}-grams, edges at J >= {params.link_threshold} with support >= {params.min_support} "
+              f"(b={params.num_bands}, "
               f"r={params.rows_per_band}): {len(truth)} true pairs (brute force {brute:.1f}s); pipeline {predicted} "
               f"clustered pairs, recall {recall:.4f}, precision {precision:.4f}, {len(members)} clusters, {took:.1f}s")
         for sim, left, right in false_pair_examples(texts, clusters, shingle, ngram):
@@ -208,15 +213,24 @@ def write_parquet(rows, path):
     pq.write_table(pa.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows]}), path)
 
 
+def speed_params():
+    """Default settings, or the edge rule from BENCH_LINK_THRESHOLD / BENCH_MIN_SUPPORT (to time
+    the previous rule, ``BENCH_LINK_THRESHOLD=0.76 BENCH_MIN_SUPPORT=0``)."""
+    from crisislake.dedup.minhash import LshParams
+
+    link, support = os.environ.get("BENCH_LINK_THRESHOLD"), os.environ.get("BENCH_MIN_SUPPORT")
+    return LshParams.for_threshold(THRESHOLD, link_threshold=float(link) if link else None,
+                                   min_support=float(support) if support else None)
+
+
 def speed_run(spark, path, out):
     from crisislake.dedup.io import read_table_file, write_single_file
     from crisislake.dedup.job import dedup_frame
-    from crisislake.dedup.minhash import LshParams
 
     df = read_table_file(spark, path)
     with PeakRss() as rss:
         t0, c0 = time.time(), tree_cpu_seconds(os.getpid())
-        write_single_file(dedup_frame(df, "id", "text", None, LshParams.for_threshold(THRESHOLD)), out)
+        write_single_file(dedup_frame(df, "id", "text", None, speed_params()), out)
         took, cpu = time.time() - t0, tree_cpu_seconds(os.getpid()) - c0
     return took, rss.peak, cpu
 

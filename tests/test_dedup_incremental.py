@@ -1,8 +1,14 @@
 """Lake mode: curated/tweets -> enriched/tweet_clusters, incrementally, with merges recorded.
 
-Run 1 sees A (+ a hashtag copy of A) and B, which are not near-duplicates of each other
-(word 3-gram Jaccard 0.68). Run 2 brings C, a near-duplicate of both (0.82, 0.86): the two old clusters
-merge into A's, and the merge is recorded. Run 3 has nothing new and changes nothing.
+Run 1 sees A (+ a hashtag copy of A) and B (+ a retweet), which are not near-duplicates of each
+other (word 3-gram Jaccard 0.68). Run 2 brings C, a near-duplicate of both (0.82, 0.86), tweeted
+five times (C and four retweets): the two old clusters merge into A's, and the merge is recorded.
+Run 3 has nothing new and changes nothing.
+
+Why five: an edge needs neighbourhood support >= 0.75 (tweets near both ends / tweets near either
+end). With C weighing k tweets, C-A sees {C, A, A #coflood} of {C, A, A #coflood, B, RT B}, i.e.
+(k + 2) / (k + 4), and so does C-B; k = 5 gives 7/9 = 0.78. A single C (1 tweet: 3/5) would be a
+bridge between two groups that are not alike, and stays apart (tests/test_dedup_pairs.py).
 """
 from datetime import datetime
 
@@ -66,7 +72,8 @@ def runs(spark, tmp_path_factory):
                             _tweet(150, 4, None), _tweet(160, 5, "RT @x: " + B, retweet_of=200)])
     first = dedup_lake(spark, config, "run-1")
     after_first = _clusters(spark, config)
-    _append(spark, config, [_tweet(300, 6, C), _tweet(400, 7, "Unrelated: rain all week in Denver")])
+    retweets_of_c = [_tweet(301 + k, 8 + k, "RT @y: " + C, retweet_of=300) for k in range(4)]
+    _append(spark, config, [_tweet(300, 6, C), _tweet(400, 7, "Unrelated: rain all week in Denver")] + retweets_of_c)
     second = dedup_lake(spark, config, "run-2")
     after_second = _clusters(spark, config)
     third = dedup_lake(spark, config, "run-3")
@@ -85,8 +92,9 @@ def test_first_run_keeps_a_and_b_apart(runs):
 
 def test_bridging_tweet_merges_two_old_clusters_into_the_earliest(runs):
     clusters = runs["after_second"]
-    assert {t: clusters[t] for t in (100, 101, 200, 160, 300)} == {
-        100: (100, True, 5), 101: (100, False, 5), 200: (100, False, 5), 160: (100, False, 5), 300: (100, False, 5),
+    assert {t: clusters[t] for t in (100, 101, 200, 160, 300, 301, 304)} == {
+        100: (100, True, 9), 101: (100, False, 9), 200: (100, False, 9), 160: (100, False, 9), 300: (100, False, 9),
+        301: (100, False, 9), 304: (100, False, 9),
     }
 
 
@@ -99,7 +107,7 @@ def test_merge_is_recorded(runs):
 
 
 def test_second_run_reports_only_new_tweets(runs):
-    assert (runs["first"]["new_tweets"], runs["second"]["new_tweets"], runs["second"]["merges"]) == (5, 2, 1)
+    assert (runs["first"]["new_tweets"], runs["second"]["new_tweets"], runs["second"]["merges"]) == (5, 6, 1)
 
 
 def test_rerun_without_new_tweets_changes_nothing(runs):
@@ -117,6 +125,18 @@ def test_state_built_with_other_shingles_is_refused_with_the_way_out(spark, tmp_
     _append(spark, config, [_tweet(100, 1, A), _tweet(200, 3, B)])
     dedup_lake(spark, config, "run-1")  # default: word 3-grams
     _append(spark, config, [_tweet(300, 6, C)])
-    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5 and this run uses char5-b20-r5"):
+    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5-pairs0.7 and this run uses char5-b20-r5-pairs0.7"):
         dedup_lake(spark, config, "run-2", LshParams.for_threshold(0.7, "char"))
     assert dedup_lake(spark, config, "run-2")["new_tweets"] == 1  # the same settings go on
+
+
+def test_state_built_before_text_pairs_is_refused(spark, tmp_path):
+    from crisislake import delta_io
+    from crisislake.config import load_config
+    from crisislake.dedup.job import SIGNATURES_SCHEMA, STATE_PROPERTY, DedupStateError
+
+    config = load_config("local", lake_root=str(tmp_path / "lake"), overrides=["spark.shuffle_partitions=2"], environ={})
+    delta_io.ensure_table(spark, config.table("enriched", "tweet_signatures"), SIGNATURES_SCHEMA,
+                          properties={STATE_PROPERTY: "word3-b20-r5"})
+    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5 and this run uses word3-b20-r5-pairs0.7.*text_pairs"):
+        dedup_lake(spark, config, "run-1")

@@ -94,24 +94,34 @@ def test_similarity_to_canonical_is_exact_jaccard(clustered):
 
 
 # A headline, the headline + a clause, the headline + two clauses (word 3-grams):
-# J(H, H1) = 10/12, J(H1, H2) = 12/14, J(H, H2) = 10/14 = 0.714 (>= 0.7 but below the 0.76 link).
+# J(H, H1) = 10/12, J(H1, H2) = 12/14, J(H, H2) = 10/14 = 0.714 (>= 0.7 but below a 0.76 link).
 HEADLINE = "queensland counts flood cost as new south wales braces for river peaks"
 CLAUSE_1 = HEADLINE + " four deaths"
 CLAUSE_2 = CLAUSE_1 + " confirmed tonight"
+LINK_076 = LshParams.for_threshold(0.7, link_threshold=0.76, min_support=0.0)  # the rule before support
+
+
+def _cluster_ids(spark, rows, params):
+    source_df = spark.createDataFrame(rows, BATCH_SCHEMA)
+    return {r["node"]: r["cluster_id"] for r in cluster_batch(source_df, DedupState.empty(spark), params)
+            .assignments.collect()}
 
 
 def test_chain_of_linked_pairs_is_one_cluster_even_when_its_ends_are_not_linked(spark):
-    assert round(_exact_jaccard(HEADLINE, CLAUSE_2), 3) == 0.714  # the ends alone: no edge
-    source_df = spark.createDataFrame([(1, HEADLINE, 1), (2, CLAUSE_1, 2), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
-    actual = {r["node"]: r["cluster_id"] for r in cluster_batch(source_df, DedupState.empty(spark), DEFAULT)
-              .assignments.collect()}
-    assert actual == {1: 1, 2: 1, 3: 1}
+    # at link 0.76 H-H2 (0.714) is no edge; H-H1 and H1-H2 are, and chain all three
+    assert round(_exact_jaccard(HEADLINE, CLAUSE_2), 3) == 0.714
+    rows = [(1, HEADLINE, 1), (2, CLAUSE_1, 2), (3, CLAUSE_2, 3)]
+    assert _cluster_ids(spark, rows, LINK_076) == {1: 1, 2: 1, 3: 1}
+
+
+def test_headline_and_its_two_extensions_are_one_cluster_by_default(spark):
+    # all three pairs are >= 0.7 and every end sees the same three texts: support 1 each
+    rows = [(1, HEADLINE, 1), (2, CLAUSE_1, 2), (3, CLAUSE_2, 3)]
+    assert _cluster_ids(spark, rows, DEFAULT) == {1: 1, 2: 1, 3: 1}
 
 
 def test_pair_between_threshold_and_link_threshold_is_not_linked(spark):
-    source_df = spark.createDataFrame([(1, HEADLINE, 1), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
-    result = cluster_batch(source_df, DedupState.empty(spark), DEFAULT)
-    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 3: 3}
+    assert _cluster_ids(spark, [(1, HEADLINE, 1), (3, CLAUSE_2, 3)], LINK_076) == {1: 1, 3: 3}
 
 
 def test_link_threshold_at_the_threshold_links_that_pair(spark):
@@ -119,6 +129,25 @@ def test_link_threshold_at_the_threshold_links_that_pair(spark):
     source_df = spark.createDataFrame([(1, HEADLINE, 1), (3, CLAUSE_2, 3)], BATCH_SCHEMA)
     result = cluster_batch(source_df, DedupState.empty(spark), params)
     assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 3: 1}
+
+
+# Lyons: A and B are not near-duplicates (0.68); C is near both (0.82, 0.86), one tweet each.
+LYONS_P = "Evacuation ordered for Lyons,"
+LYONS_Q = " flood waters from the St. Vrain river have cut every road into town and the bridge on Main Street is gone"
+LYONS_R = " - Boulder County sheriff says"
+LYONS = [(1, LYONS_P + LYONS_Q, 1), (2, LYONS_Q + LYONS_R, 2), (3, LYONS_P + LYONS_Q + LYONS_R, 3)]
+
+
+def test_text_bridging_two_unlike_texts_is_not_linked_by_default(spark):
+    # C-A and C-B each have support 2/3 (C, A of C, A, B; C, B of C, A, B) < 0.75.
+    result = cluster_batch(spark.createDataFrame(LYONS, BATCH_SCHEMA), DedupState.empty(spark), DEFAULT)
+    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 2: 2, 3: 3}
+
+
+def test_min_support_zero_links_the_bridging_text_to_both(spark):
+    params = LshParams.for_threshold(0.7, min_support=0.0)
+    result = cluster_batch(spark.createDataFrame(LYONS, BATCH_SCHEMA), DedupState.empty(spark), params)
+    assert {r["node"]: r["cluster_id"] for r in result.assignments.collect()} == {1: 1, 2: 1, 3: 1}
 
 
 def test_link_threshold_below_threshold_is_rejected():

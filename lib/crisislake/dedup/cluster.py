@@ -9,8 +9,12 @@ first time. Steps:
 2. MinHash/LSH only for texts not seen before (one pandas UDF per distinct text);
 3. candidate text pairs share a band key (new x new, new x old); buckets larger than
    ``max_bucket`` are linked as a star to their smallest member instead of all pairs;
-4. candidates are verified by the exact Jaccard of their shingle sets; a pair is an edge
-   only at ``params.link_threshold`` or above;
+4. candidates are verified by the exact Jaccard of their shingle sets (pairs at
+   ``params.threshold`` or above are kept as state: they are the neighbourhoods); a pair is an
+   edge only at ``params.link_threshold`` or above and when its ends' neighbourhoods mostly
+   coincide (:func:`with_support` >= ``params.min_support``): a pair whose ends see different
+   tweets around them is a bridge between two groups, and connected components would put the
+   two groups, far apart, into one cluster;
 5. graph = tweet -> its text's representative, verified text pairs, retweet -> original; old
    tweets enter the graph as their existing cluster id, so connected components over the batch
    alone re-use old clusters and reveal merges;
@@ -48,6 +52,11 @@ OLD_TWEET_SCHEMA = T.StructType([
     T.StructField("event_ms", T.LongType(), True),
     T.StructField("cluster_id", T.LongType(), False),
 ])
+PAIR_SCHEMA = T.StructType([
+    T.StructField("a", T.LongType(), False),
+    T.StructField("b", T.LongType(), False),
+    T.StructField("similarity", T.DoubleType(), False),
+])
 
 
 @dataclass
@@ -57,6 +66,7 @@ class DedupState:
     texts: DataFrame       # TEXT_SCHEMA
     bands: DataFrame       # BAND_SCHEMA
     tweets: DataFrame      # OLD_TWEET_SCHEMA
+    pairs: DataFrame       # PAIR_SCHEMA: verified text pairs >= threshold (a < b)
 
     @classmethod
     def empty(cls, spark: SparkSession) -> DedupState:
@@ -64,6 +74,7 @@ class DedupState:
             texts=spark.createDataFrame([], TEXT_SCHEMA),
             bands=spark.createDataFrame([], BAND_SCHEMA),
             tweets=spark.createDataFrame([], OLD_TWEET_SCHEMA),
+            pairs=spark.createDataFrame([], PAIR_SCHEMA),
         )
 
 
@@ -74,7 +85,8 @@ class DedupResult:
     new_texts: DataFrame    # TEXT_SCHEMA rows to persist
     new_bands: DataFrame    # BAND_SCHEMA rows to persist
     new_tweets: DataFrame   # node, norm_hash, event_ms
-    text_edges: DataFrame   # a, b, similarity (verified text pairs)
+    new_pairs: DataFrame    # PAIR_SCHEMA rows to persist (verified pairs >= threshold)
+    text_edges: DataFrame   # a, b, similarity, support (the verified pairs that became edges)
 
 
 def snowflake_ms(id_col: str) -> F.Column:
@@ -125,9 +137,8 @@ def _candidate_pairs(new_bands: DataFrame, old_bands: DataFrame, max_bucket: int
     return pairs.unionByName(stars).distinct()
 
 
-def _verified_edges(pairs: DataFrame, texts: DataFrame, threshold: float) -> DataFrame:
-    """Candidate pairs whose exact shingle Jaccard is >= threshold (the link threshold):
-    ``a, b, similarity``."""
+def _verified_pairs(pairs: DataFrame, texts: DataFrame, threshold: float) -> DataFrame:
+    """Candidate pairs whose exact shingle Jaccard is >= threshold: ``a, b, similarity``."""
     left = texts.select(F.col("norm_hash").alias("h1"), F.col("shingles").alias("s1"))
     right = texts.select(F.col("norm_hash").alias("h2"), F.col("shingles").alias("s2"))
     return (
@@ -136,6 +147,74 @@ def _verified_edges(pairs: DataFrame, texts: DataFrame, threshold: float) -> Dat
         .where(F.col("similarity") >= F.lit(threshold))
         .select(F.col("h1").alias("a"), F.col("h2").alias("b"), "similarity")
     )
+
+
+def with_support(neighbours: DataFrame, weights: DataFrame):
+    """Transform of edges ``a, b, ...``: adds ``support``, the weighted Jaccard of the closed
+    neighbourhoods of ``a`` and ``b``.
+
+    The closed neighbourhood of a text is itself and every text it has a verified pair with in
+    ``neighbours`` (``a, b``: pairs at the Jaccard threshold or above, old and new); a text weighs
+    its number of tweets (``weights``: ``norm_hash, weight``; 1 when missing). ``support`` is the
+    weight of the texts near both ends over the weight of the texts near either end, both ends
+    included: 1.0 for a pair inside a group whose members are all near each other, low for an edge
+    from a group to a text that is near other texts than the group's. Precision is counted over
+    tweet pairs, so weighting by tweets makes the test strict where a bridge costs many pairs.
+
+    Every edge must be one of the ``neighbours`` pairs (its ends are then in each other's
+    neighbourhood). The caller passes only the pairs around the edges' ends: the cost is the sum,
+    over edges, of the degree of their ends.
+
+    Parameters
+    ----------
+    neighbours: ``a, b`` verified pairs (either order, duplicates allowed).
+    weights: ``norm_hash, weight`` per text.
+    """
+
+    def inner(edges: DataFrame) -> DataFrame:
+        weight = weights.select(F.col("norm_hash").alias("v"), F.col("weight").cast("double").alias("w"))
+        links = neighbours.select(F.col("a").alias("u"), F.col("b").alias("v")).union(
+            neighbours.select(F.col("b").alias("u"), F.col("a").alias("v"))
+        )
+        selves = links.select("u", F.col("u").alias("v"))
+        # Spark decision: the closed adjacency (with each row's weight and the total weight of the
+        # row's neighbourhood, by a window rather than an aggregate joined back) is read by both
+        # sides of the common-neighbour join; one local checkpoint builds it once.
+        closed = (
+            links.union(selves).distinct()
+            .join(weight, "v", "left").withColumn("w", F.coalesce("w", F.lit(1.0)))
+            .withColumn("total", F.sum("w").over(Window.partitionBy("u")))
+            .localCheckpoint(eager=True)
+        )
+        # Both ends are in both closed neighbourhoods, so every edge meets at least two rows here
+        # (an inner join loses none) and one aggregate gives the common weight and both totals.
+        keys = edges.columns
+        return (
+            edges.join(closed.select(F.col("u").alias("a"), F.col("v").alias("c"), "w",
+                                     F.col("total").alias("total_a")), "a")
+            .join(closed.select(F.col("u").alias("b"), F.col("v").alias("c"), F.col("total").alias("total_b")),
+                  ["b", "c"])
+            .groupBy(*keys)
+            .agg(F.sum("w").alias("common"), F.first("total_a").alias("total_a"), F.first("total_b").alias("total_b"))
+            .withColumn("support", F.col("common") / (F.col("total_a") + F.col("total_b") - F.col("common")))
+            .select(*keys, "support")
+        )
+
+    return inner
+
+
+def filter_edges(link_threshold: float, min_support: float, neighbours: DataFrame, weights: DataFrame):
+    """Transform of verified pairs ``a, b, similarity``: the pairs that become edges, i.e.
+    ``similarity >= link_threshold`` and :func:`with_support` ``>= min_support`` (``support`` is
+    null when ``min_support`` is 0: the test is skipped and nothing is computed)."""
+
+    def inner(pairs: DataFrame) -> DataFrame:
+        linked = pairs.where(F.col("similarity") >= F.lit(link_threshold))
+        if min_support <= 0.0:
+            return linked.withColumn("support", F.lit(None).cast("double"))
+        return linked.transform(with_support(neighbours, weights)).where(F.col("support") >= F.lit(min_support))
+
+    return inner
 
 
 def cluster_batch(
@@ -178,8 +257,25 @@ def cluster_batch(
     pairs = _candidate_pairs(new_bands, state.bands, params.max_bucket).localCheckpoint(eager=True)
     texts = new_texts.unionByName(state.texts.select(*TEXT_SCHEMA.fieldNames()))
     involved = pairs.select(F.col("h1").alias("norm_hash")).union(pairs.select(F.col("h2").alias("norm_hash"))).distinct()
-    text_edges = _verified_edges(pairs, texts.join(involved, "norm_hash", "left_semi"), params.link_threshold)
-    text_edges = text_edges.localCheckpoint(eager=True)
+    verified = _verified_pairs(pairs, texts.join(involved, "norm_hash", "left_semi"), params.threshold)
+    verified = verified.localCheckpoint(eager=True)
+    # Neighbourhoods: this batch's verified pairs and the persisted ones of old texts; weights:
+    # tweets per text, old and new (only texts touching a verified pair matter).
+    ends = verified.select(F.col("a").alias("norm_hash")).union(verified.select(F.col("b").alias("norm_hash")))
+    old_pairs = state.pairs.join(ends.withColumnRenamed("norm_hash", "a"), "a", "left_semi").unionByName(
+        state.pairs.join(ends.withColumnRenamed("norm_hash", "b"), "b", "left_semi")
+    )
+    neighbours = verified.select("a", "b").unionByName(old_pairs.select("a", "b"))
+    # every text of those pairs, including old texts that are not ends of a new pair themselves
+    nodes = neighbours.select(F.col("a").alias("norm_hash")).union(neighbours.select(F.col("b").alias("norm_hash")))
+    weights = (
+        tweets.select("norm_hash").unionByName(state.tweets.select("norm_hash"))
+        .join(nodes.distinct(), "norm_hash", "left_semi")
+        .groupBy("norm_hash").agg(F.count(F.lit(1)).alias("weight"))
+    )
+    text_edges = verified.transform(
+        filter_edges(params.link_threshold, params.min_support, neighbours, weights)
+    ).localCheckpoint(eager=True)
 
     # 5. the graph. Spark decision: tweets sharing a normalised text are contracted into their
     # text's representative node (an exact duplicate is Jaccard 1.0), so the connected components
@@ -262,4 +358,4 @@ def cluster_batch(
         )
     )
     new_tweets = tweets.select("node", "norm_hash", "event_ms")
-    return DedupResult(assignments, merges, new_texts, new_bands, new_tweets, text_edges)
+    return DedupResult(assignments, merges, new_texts, new_bands, new_tweets, verified, text_edges)

@@ -2,7 +2,7 @@
 
 Lake mode (no ``--input``): reads ``curated/tweets``, clusters the tweets not seen before against
 the persisted state (``enriched/text_shingles``, ``enriched/tweet_band_keys``,
-``enriched/tweet_signatures``) and MERGEs ``enriched/tweet_clusters`` and
+``enriched/text_pairs``, ``enriched/tweet_signatures``) and MERGEs ``enriched/tweet_clusters`` and
 ``enriched/cluster_merges``.
 
 File mode: ``--input FILE --id-col COL --text-col COL [--time-col COL] [--threshold J]
@@ -23,6 +23,7 @@ from crisislake import delta_io
 from crisislake.config import Config, ConfigError
 from crisislake.dedup.cluster import (
     BAND_SCHEMA,
+    PAIR_SCHEMA,
     TEXT_SCHEMA,
     DedupResult,
     DedupState,
@@ -54,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shingle", choices=("char", "word"), default="word",
                         help="shingle type (default word 3-grams; char = character 5-grams)")
     parser.add_argument("--link-threshold", type=float, default=None,
-                        help="verified Jaccard an edge needs (default threshold + 0.2 * (1 - threshold))")
+                        help="verified Jaccard an edge needs (default: the threshold)")
+    parser.add_argument("--min-support", type=float, default=None,
+                        help="neighbourhood support an edge needs, 0-1 (default 0.75; 0 = no support test)")
 
 
 # ------------------------------------------------------------------------------------ file mode
@@ -102,10 +105,15 @@ def dedup_frame(df: DataFrame, id_col: str, text_col: str, time_col: Optional[st
     )
 
 
+def params_from_args(args: argparse.Namespace) -> LshParams:
+    return LshParams.for_threshold(args.threshold, args.shingle, link_threshold=args.link_threshold,
+                                   min_support=args.min_support)
+
+
 def run_file_mode(spark: SparkSession, args: argparse.Namespace) -> Dict[str, int]:
     if not args.output:
         raise ValueError("--output FILE is required with --input")
-    params = LshParams.for_threshold(args.threshold, args.shingle, link_threshold=args.link_threshold)
+    params = params_from_args(args)
     df = read_table_file(spark, args.input)
     for col in [args.id_col, args.text_col] + ([args.time_col] if args.time_col else []):
         if col not in df.columns:
@@ -124,8 +132,9 @@ def read_tweets(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
-# Table property of ``tweet_signatures`` naming the shingles and banding the persisted state was
-# built with; state from before the property existed was built with character 5-grams.
+# Table property of ``tweet_signatures`` naming the shingles, banding and pair floor the persisted
+# state was built with; state from before the property existed was built with character 5-grams,
+# and state named without "-pairs" has no ``text_pairs`` (the neighbourhoods the edge rule needs).
 STATE_PROPERTY = "crisislake.dedup.state"
 LEGACY_STATE = "char5-b20-r5"
 
@@ -135,8 +144,12 @@ class DedupStateError(ConfigError):
 
 
 def state_fingerprint(params: LshParams) -> str:
-    """What the persisted shingles and band keys depend on, e.g. ``word3-b20-r5``."""
-    return f"{params.shingle}{params.ngram}-b{params.num_bands}-r{params.rows_per_band}"
+    """What the persisted shingles, band keys and verified pairs depend on.
+
+    >>> state_fingerprint(LshParams.for_threshold(0.7))
+    'word3-b20-r5-pairs0.7'
+    """
+    return f"{params.shingle}{params.ngram}-b{params.num_bands}-r{params.rows_per_band}-pairs{params.threshold:g}"
 
 
 def check_state(spark: SparkSession, config: Config, params: LshParams) -> None:
@@ -151,10 +164,12 @@ def check_state(spark: SparkSession, config: Config, params: LshParams) -> None:
     built = props.get(STATE_PROPERTY, LEGACY_STATE)
     wanted = state_fingerprint(params)
     if built != wanted:
-        tables = ", ".join(config.table("enriched", t) for t in ("tweet_signatures", "text_shingles", "tweet_band_keys"))
+        tables = ", ".join(
+            config.table("enriched", t) for t in ("tweet_signatures", "text_shingles", "tweet_band_keys", "text_pairs")
+        )
         raise DedupStateError(
             f"the dedup state was built with {built} and this run uses {wanted}: run with the same "
-            f"--shingle, or delete {tables} to re-cluster every tweet with {wanted}"
+            f"--shingle and --threshold, or delete {tables} to re-cluster every tweet with {wanted}"
         )
 
 
@@ -176,7 +191,13 @@ def read_state(spark: SparkSession, config: Config) -> DedupState:
     bands = spark.read.format("delta").load(paths["bands"]).select(*BAND_SCHEMA.fieldNames()).join(
         texts.select("norm_hash"), "norm_hash", "left_semi"
     )
-    return DedupState(texts=texts, bands=bands, tweets=tweets)
+    committed = texts.select("norm_hash")
+    pairs = (
+        spark.read.format("delta").load(paths["pairs"]).select(*PAIR_SCHEMA.fieldNames())
+        .join(committed.withColumnRenamed("norm_hash", "a"), "a", "left_semi")
+        .join(committed.withColumnRenamed("norm_hash", "b"), "b", "left_semi")
+    )
+    return DedupState(texts=texts, bands=bands, tweets=tweets, pairs=pairs)
 
 
 def state_paths(config: Config) -> Dict[str, str]:
@@ -186,6 +207,7 @@ def state_paths(config: Config) -> Dict[str, str]:
         "signatures": config.table("enriched", "tweet_signatures"),
         "texts": config.table("enriched", "text_shingles"),
         "bands": config.table("enriched", "tweet_band_keys"),
+        "pairs": config.table("enriched", "text_pairs"),
         "merges": config.table("enriched", "cluster_merges"),
     }
 
@@ -211,6 +233,7 @@ def write_result(
         spark, result.new_bands.dropDuplicates(["band", "band_key", "norm_hash"]), paths["bands"],
         ["band", "band_key", "norm_hash"], update=False, partition_by=["band"],
     )
+    wrote["text_pairs"] = delta_io.merge_into(spark, result.new_pairs, paths["pairs"], ["a", "b"], update=False)
     clusters = result.assignments.select(
         F.col("node").alias("tweet_id"), "cluster_id", "is_canonical", "cluster_size",
         "similarity_to_canonical", stamp.alias("run_id"),
@@ -254,8 +277,10 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
             "new_duplicates": n_batch - int(stats["canonical"] or 0),
             "rows_rewritten": int(result.assignments.count()),
             "merges": int(result.merges.count()),
-            "verified_text_pairs": int(result.text_edges.count()),
+            "verified_text_pairs": int(result.new_pairs.count()),
+            "text_edges": int(result.text_edges.count()),
             "params": {"threshold": params.threshold, "link_threshold": params.link_threshold,
+                       "min_support": params.min_support,
                        "bands": params.num_bands, "rows": params.rows_per_band,
                        "shingle": f"{params.shingle}{params.ngram}"},
         }
@@ -281,7 +306,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             summary = run_file_mode(spark, args)
             print(f"dedup: {summary['rows']} rows, {summary['clusters']} clusters -> {args.output}")
         else:
-            params = LshParams.for_threshold(args.threshold, args.shingle, link_threshold=args.link_threshold)
+            params = params_from_args(args)
             summary = dedup_lake(spark, config, args.run_id, params)
             print(f"dedup: {summary}")
     finally:
