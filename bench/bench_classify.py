@@ -16,7 +16,9 @@ CPU-seconds (driver JVM user+sys from /proc, plus this Python process) are print
 fit and for scoring: on this shared machine CPU-seconds are the load-independent figure.
 
 Usage: ``PYTHONPATH=lib .venv/bin/python bench/bench_classify.py`` (``BENCH_SCALE=0.05`` for a
-quick check, ``BENCH_FOLDS`` folds, default 4).
+quick check, ``BENCH_FOLDS`` folds, default 4). The Spark head takes the task's C from
+``train_job.TASK_HEAD_DEFAULTS`` (``BENCH_C=4`` forces one C for every task);
+``BENCH_KEEP_RETWEET=0`` deletes the leading "RT @user:" again, as models before 2026-11-28 did.
 """
 from __future__ import annotations
 
@@ -168,6 +170,7 @@ def main() -> int:
     from crisislake.nlp import features as feat
     from crisislake.nlp.metrics import best_f1_threshold
     from crisislake.nlp.tasks import get_task
+    from crisislake.nlp.train_job import TASK_HEAD_DEFAULTS
     from crisislake.nlp.training import (
         TRAIN_ONLY_SOURCES,
         fold_assignment,
@@ -178,9 +181,11 @@ def main() -> int:
     from pyspark import StorageLevel
 
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=4"])
-    fparams, hparams = feat.FeatureParams(), feat.HeadParams()
+    fparams = feat.FeatureParams()
     if os.environ.get("BENCH_NUM_FEATURES"):  # try another hashing width without editing the defaults
         fparams = dataclasses.replace(fparams, num_features=int(os.environ["BENCH_NUM_FEATURES"]))
+    if os.environ.get("BENCH_KEEP_RETWEET"):
+        fparams = dataclasses.replace(fparams, keep_retweet=os.environ["BENCH_KEEP_RETWEET"] == "1")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; "
           f"BENCH_SCALE={SCALE}; load average {os.getloadavg()[0]:.1f}; features {fparams.to_dict()}")
     spark = build_spark(config.spark, app_name="bench-classify")
@@ -191,6 +196,9 @@ def main() -> int:
     rows_out = []
     for task in TASKS:
         spec = get_task(task)
+        # The task's C as `train` uses it; min_groups variants come from MIN_GROUPS instead.
+        c = float(os.environ.get("BENCH_C") or TASK_HEAD_DEFAULTS.get(task, {}).get("c", feat.HeadParams().c))
+        hparams = feat.HeadParams(c=c)
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
         pdf = data.resolve_conflicts(raw).select("text", "label", "group", "source").toPandas()
         if SCALE < 1.0:
@@ -238,8 +246,8 @@ def main() -> int:
         sdf.unpersist()
         lr = head.stages[-2]
         iters = lr.summary.totalIterations if lr.hasSummary else "?"
-        print(f"\n[{task}] Spark featurisation of {len(pdf)} rows: {feat_clock}; last head: {iters} LBFGS "
-              f"iterations of max {hparams.max_iter}")
+        print(f"\n[{task}] Spark featurisation of {len(pdf)} rows: {feat_clock}; head C {hparams.c:g}; last head: "
+              f"{iters} LBFGS iterations of max {hparams.max_iter}")
         _, spark_rep, spark_clock, n_test, head = spark_results[0]
 
         with CpuClock(None) as sk_clock:

@@ -8,6 +8,7 @@ from crisislake.nlp import predict
 from crisislake.nlp.classify_job import classify_task, group_by_text_stages
 from crisislake.nlp.tasks import TASKS
 from crisislake.nlp.training import with_label_index
+from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -76,6 +77,18 @@ def test_tasks_with_identical_text_stages_share_one_featurisation(spark, police_
     other.model.stages[feat.n_text_stages(other.model) - 1].setNumFeatures(1 << 13)
     groups = group_by_text_stages({"police_force": first, "force_rank": second, "relevance": other})
     assert groups == [["police_force", "force_rank"], ["relevance"]]
+
+
+def test_models_that_clean_retweets_differently_do_not_share_features(spark, police_model):
+    # A model saved before keep_retweet (its cleaning drops "RT @user:") must not reuse the
+    # features of a current model: the same tweet gives other words.
+    spec = TASKS["police_force"]
+    current, old = predict.load(spark, police_model, spec), predict.load(spark, police_model, spec)
+    old_text = feat.fit_text_model(spark.createDataFrame([("x",)], "text string"),
+                                   params=feat.FeatureParams(num_features=1 << 12, keep_retweet=False))
+    old.model = feat.combine(old_text, PipelineModel(stages=old.model.stages[feat.n_text_stages(old.model):]))
+    groups = group_by_text_stages({"police_force": current, "relevance": old})
+    assert groups == [["police_force"], ["relevance"]]
 
 
 def test_scoring_shared_features_equals_scoring_with_the_whole_model(spark, police_model):

@@ -63,6 +63,28 @@ def test_clean_text_strips_retweet_links_mentions_and_splits_hashtags(spark):
     assert actual == "nepal earthquake & aid httpurl atuser"
 
 
+def test_clean_text_sql_keeps_the_retweet_prefix_when_asked(spark):
+    from crisislake.nlp.text import clean_text_sql
+    from pyspark.sql import functions as F
+
+    source_df = spark.createDataFrame([("RT @ann: #NepalEarthquake &amp; aid http://t.co/x @bob",)], "text string")
+    actual = source_df.select(F.expr(clean_text_sql("text", keep_retweet=True)).alias("c")).first()["c"]
+    assert actual == "rt atuser : nepal earthquake & aid httpurl atuser"
+
+
+def test_default_text_stages_give_a_retweet_the_words_rt_atuser(spark):
+    source_df = spark.createDataFrame([("RT @ann: Flood in town",), ("Flood in town",)], "text string")
+    actual = [r["cl_words"] for r in feat.fit_text_model(source_df).transform(source_df).collect()]
+    assert actual == [["rt", "atuser", "flood", "in", "town"], ["flood", "in", "town"]]
+
+
+def test_text_stages_without_keep_retweet_drop_the_prefix_as_old_models_did(spark):
+    source_df = spark.createDataFrame([("RT @ann: Flood in town",)], "text string")
+    params = feat.FeatureParams(keep_retweet=False)
+    actual = feat.fit_text_model(source_df, params=params).transform(source_df).first()["cl_words"]
+    assert actual == ["flood", "in", "town"]
+
+
 def test_unknown_for_null_empty_emoji_non_latin_and_foreign_lang(spark):
     schema = T.StructType([T.StructField("id", T.LongType()), T.StructField("text", T.StringType()),
                            T.StructField("lang", T.StringType())])

@@ -9,30 +9,33 @@ from typing import Optional
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-# SQL text used inside the saved pipeline (SQLTransformer), so a saved model cleans its input
-# the same way wherever it is loaded. __THIS__ is the transformer's input table.
-CLEAN_TEXT_SQL = r"""
-trim(regexp_replace(lower(
-  regexp_replace(
-    regexp_replace(
-      regexp_replace(
-        regexp_replace(
-          regexp_replace(
-            regexp_replace(
-              regexp_replace(coalesce({col}, ''), '&amp;', '&'),
-            '&(gt|lt|quot|#39|apos);', ' '),
-          '^\\s*RT\\s+@\\w+:?', ' '),
-        '(https?://|www\\.)\\S+', ' httpurl '),
-      '@\\w+', ' atuser '),
-    '(?<=[a-z])(?=[A-Z])', ' '),
-  '#', ' ')
-), '\\s+', ' '))
-"""
+# Cleaning steps, applied in order as nested ``regexp_replace`` calls (pattern, replacement);
+# the SQL goes inside the saved pipeline (SQLTransformer), so a saved model cleans its input the
+# same way wherever it is loaded, and a model saved with other steps keeps its own.
+RETWEET_PREFIX_STEP = ("^\\\\s*RT\\\\s+@\\\\w+:?", " ")
+CLEAN_STEPS = [
+    ("&amp;", "&"),
+    ("&(gt|lt|quot|#39|apos);", " "),
+    RETWEET_PREFIX_STEP,
+    ("(https?://|www\\\\.)\\\\S+", " httpurl "),
+    ("@\\\\w+", " atuser "),
+    ("(?<=[a-z])(?=[A-Z])", " "),
+    ("#", " "),
+]
 
 
-def clean_text_sql(col: str) -> str:
-    """The SQL expression that cleans column ``col`` (see :func:`clean_text`)."""
-    return CLEAN_TEXT_SQL.format(col=f"`{col}`").strip()
+def clean_text_sql(col: str, keep_retweet: bool = False) -> str:
+    """The SQL expression that cleans column ``col`` (see :func:`clean_text`).
+
+    With ``keep_retweet`` the leading ``RT @user:`` stays (as ``rt atuser :``): a retweet marker
+    the classifiers use (on held-out CrisisLex events retweets are more often on-topic).
+    """
+    expr = f"coalesce(`{col}`, '')"
+    for pattern, replacement in CLEAN_STEPS:
+        if keep_retweet and (pattern, replacement) == RETWEET_PREFIX_STEP:
+            continue
+        expr = f"regexp_replace({expr}, '{pattern}', '{replacement}')"
+    return f"trim(regexp_replace(lower({expr}), '\\\\s+', ' '))"
 
 
 def clean_text(col_name: str) -> Column:
