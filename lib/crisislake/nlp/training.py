@@ -184,9 +184,7 @@ def train_task(
     n_rows = prepared.count()
     group_features = None
     if head.min_groups > 1:
-        group_features = (text_model.transform(data).withColumn("fold", fold_map[F.col("group")])
-                          .transform(with_group_features())
-                          .persist(StorageLevel.MEMORY_AND_DISK))
+        group_features = prepared.transform(with_group_features()).persist(StorageLevel.MEMORY_AND_DISK)
 
     def head_pipeline(exclude_fold: Optional[int]) -> Pipeline:
         # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
