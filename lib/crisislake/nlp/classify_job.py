@@ -116,12 +116,15 @@ def filter_pending_for_any(done_per_task: List[List[DataFrame]]):
 def classify_task(
     spark: SparkSession, tweets: DataFrame, spec: TaskSpec, loaded: predict.LoadedModel,
     labels_path: str, review_path: str, run_id: str, featurised: bool = False,
+    done: Optional[List[DataFrame]] = None,
 ) -> Dict[str, int]:
     """Score one task's unlabelled tweets and write labels and review rows; returns counts.
 
-    With ``featurised`` the tweets already carry the model's text features (shared by tasks).
+    With ``featurised`` the tweets already carry the model's text features (shared by tasks);
+    ``done`` is :func:`read_done_all` for this task when the caller has read it already.
     """
-    done = read_done_all(spark, labels_path, review_path, spec.name, loaded.version)
+    if done is None:
+        done = read_done_all(spark, labels_path, review_path, spec.name, loaded.version)
     # Scored once, written twice (labels and review queue): persist so the model runs once.
     scored = (tweets.transform(filter_unlabelled(done))
               .transform(predict.score(loaded, spec, "text", "lang", featurised=featurised))
@@ -169,17 +172,17 @@ def classify(spark: SparkSession, config: Config, run_id: str, tasks: List[str],
         loaded = {task: predict.load(spark, paths[task], get_task(task)) for task in tasks}
         for group in group_by_text_stages(loaded):
             shared, features = len(group) > 1, None
+            done = {t: read_done_all(spark, labels_path, review_path, t, loaded[t].version) for t in group}
             if shared:
                 # Text features (most of the scoring cost) computed once for every task in the
                 # group, for the tweets some task still needs; persisted because each head reads them.
-                done = [read_done_all(spark, labels_path, review_path, t, loaded[t].version) for t in group]
-                features = (tweets.transform(filter_pending_for_any(done))
+                features = (tweets.transform(filter_pending_for_any([done[t] for t in group]))
                             .transform(predict.featurise(loaded[group[0]].model))
                             .persist(StorageLevel.MEMORY_AND_DISK))
             try:
                 for task in group:
                     counts = classify_task(spark, features if shared else tweets, get_task(task), loaded[task],
-                                           labels_path, review_path, run_id, featurised=shared)
+                                           labels_path, review_path, run_id, featurised=shared, done=done[task])
                     counts["model_version"] = loaded[task].version
                     counts["shared_features_with"] = [t for t in group if t != task]
                     record.counts[task] = counts
