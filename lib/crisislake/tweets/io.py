@@ -64,7 +64,12 @@ def normalise_uri(uri: str) -> str:
 def list_raw_files(spark: SparkSession, uri: str) -> Dict[str, int]:
     """``{uri: size}`` of every data file under ``uri`` (recursively, in name order), skipping
     ``_``/``.``-prefixed names."""
-    sizes = storage.file_sizes(spark, uri, recursive=True)
+    return data_files(storage.file_sizes(spark, uri, recursive=True))
+
+
+def data_files(sizes: Mapping[str, int]) -> Dict[str, int]:
+    """``sizes`` (``{uri: size}``) in name order without ``_``/``.``-prefixed names (markers,
+    hidden and temporary files)."""
     return {f: sizes[f] for f in sorted(sizes) if not f.rsplit("/", 1)[-1].startswith(SKIP_PREFIXES)}
 
 

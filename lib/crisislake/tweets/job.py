@@ -175,8 +175,7 @@ def start_stream(
     names = reader.load(raw).select("path", "length")
 
     def process(batch_df: DataFrame, batch_id: int) -> None:
-        listed = {r["path"]: r["length"] for r in batch_df.collect()}  # one small row per file
-        files = {f: listed[f] for f in sorted(listed) if not f.rsplit("/", 1)[-1].startswith(io.SKIP_PREFIXES)}
+        files = io.data_files({r["path"]: r["length"] for r in batch_df.collect()})  # one small row per file
         if not files:
             return
         with run_step(spark, config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:
