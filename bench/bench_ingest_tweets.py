@@ -207,7 +207,7 @@ def main() -> int:
     counts, spark_s, spark_mem = run_spark(n)
     spark_peak = spark_mem.peak
     print(f"spark ingest-tweets: {spark_s:.1f} s, {n / spark_s:,.0f} tweets/s, {mb / spark_s:,.1f} MB/s, "
-          f"peak memory (driver + JVM RSS) {spark_peak / 1024**2:.2f} GiB, {spark_mem.cpu_s:.0f} CPU-s "
+          f"peak memory (RSS of driver, JVM and Python workers) {spark_peak / 1024**2:.2f} GiB, {spark_mem.cpu_s:.0f} CPU-s "
           f"({n / max(spark_mem.cpu_s, 1e-9):,.0f} tweets per CPU-second); "
           f"read {counts['records_read']:,} = new {counts['new_rows']:,} + duplicates {counts['duplicates']:,} "
           f"+ quarantined {counts['quarantined']:,}")

@@ -21,6 +21,7 @@ ALL_NODES=(
   "pytz==2026.6"
   "tzdata==2026.6"
   "pyarrow==17.0.0"
+  "orjson==3.11.4"
   "delta-spark==3.3.2"
   "importlib_metadata==10.2.0"
   "zipp==4.1.2"
@@ -58,7 +59,7 @@ main() {
     mkdir -p "$WORKDIR"
   fi
   # delta and sparknlp import pyspark, which EMR installs after bootstrap actions; check the rest.
-  "$PYTHON" -c 'import numpy, pandas, pyarrow'
+  "$PYTHON" -c 'import numpy, pandas, pyarrow, orjson'
 }
 
 main "$@"

@@ -141,16 +141,75 @@ def test_records_have_the_curated_tweets_contract_schema(spark):
     assert isinstance(actual["created_at"].dataType, T.TimestampType)
 
 
-def test_parse_id_and_parse_created_at_edge_cases(spark):
-    from crisislake.tweets.parse import parse_created_at, parse_id
-    from pyspark.sql import functions as F
+def test_parse_id_and_parse_created_at_edge_cases():
+    from crisislake.tweets.records import parse_created_at, parse_id
 
-    ids = ["1234", " 42 ", "123.0", "12a", "", None, "9223372036854775807", "9223372036854775808", "-5"]
-    got = spark.createDataFrame([(i,) for i in ids], "v string").select(parse_id(F.col("v")).alias("id")).collect()
-    assert [r.id for r in got] == [1234, 42, 123, None, None, None, 9223372036854775807, None, None]
+    ids = ["1234", " 42 ", "123.0", "12a", "", None, "9223372036854775807", "9223372036854775808", "-5", "\u0663"]
+    assert [parse_id(i) for i in ids] == [1234, 42, 123, None, None, None, 9223372036854775807, None, None, None]
     dates = ["Mon Apr 15 18:50:12 +0000 2013", "Mon Apr 15 20:50:12 +0200 2013", "Mon Apr 5 18:50:12 +0000 2013",
-             "2013-04-15T18:50:12.000Z", "Mon Foo 15 18:50:12 +0000 2013", "yesterday"]
-    got = (spark.createDataFrame([(d,) for d in dates], "v string")
-           .select(F.date_format(parse_created_at(F.col("v")), "yyyy-MM-dd HH:mm:ss").alias("t")).collect())
-    assert [r.t for r in got] == ["2013-04-15 18:50:12", "2013-04-15 18:50:12", "2013-04-05 18:50:12",
-                                  "2013-04-15 18:50:12", None, None]
+             "2013-04-15T18:50:12.000Z", "2013-04-15 20:50:12+02:00", "2013-04-15", "Mon Foo 15 18:50:12 +0000 2013",
+             "yesterday", "Mon Feb 30 18:50:12 +0000 2013", "Mon Apr 15 18:50:12 +1900 2013"]
+    got = [parse_created_at(d) for d in dates]
+    as_text = [None if us is None else dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") for us in got]
+    assert as_text == ["2013-04-15 18:50:12", "2013-04-15 18:50:12", "2013-04-05 18:50:12", "2013-04-15 18:50:12",
+                       "2013-04-15 18:50:12", "2013-04-15 00:00:00", None, None, None, None]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"id_str": "1", "text": "x", "created_at": "Mon Apr 15 18:50:12 +0000 2013", "user": "alice"}',
+        '{"id_str": "1", "text": "x", "entities": {"hashtags": {"text": "a"}}}',
+        '{"id_str": "1", "text": "x", "coordinates": {"coordinates": ["71.0", 42.3]}}',
+        '[{"id_str": "1", "text": "x"}]',
+        '{"id_str": "1", "text": "x"} trailing',
+    ],
+    ids=["user-is-text", "hashtags-not-array", "coordinate-is-text", "top-level-array", "trailing-garbage"],
+)
+def test_field_of_an_unexpected_type_makes_the_record_malformed(spark, payload):
+    row = records(spark, payload).select("reason", "raw_payload").first()
+    assert (row.reason, row.raw_payload) == ("malformed JSON (or a field of an unexpected type)", payload)
+
+
+def test_numeric_ids_keep_all_their_digits_and_text_fields_take_any_json_value(spark):
+    payload = ('{"id": 1266538354939756545, "text": "ok", "created_at": "2020-05-30T01:02:03Z", '
+               '"lang": 5, "user": {"id": 9007199254740993, "screen_name": "eve"}}')
+    row = records(spark, payload).select("tweet_id", "author_id", "lang", "reason").first()
+    assert (row.tweet_id, row.author_id, row.lang, row.reason) == (1266538354939756545, 9007199254740993, "5", None)
+
+
+def test_v2_retweet_is_rebuilt_from_included_tweet_and_user(spark):
+    response = {
+        "data": [{"id": "1266538354939756600", "text": "RT @erin: cut\u2026", "created_at": "2020-05-30T01:02:03.000Z",
+                  "author_id": "7", "referenced_tweets": [{"type": "retweeted", "id": "1266538354939756500"}]}],
+        "includes": {"users": [{"id": "7", "username": "carol"}, {"id": "8", "username": "erin"}],
+                     "tweets": [{"id": "1266538354939756500", "text": "the original", "author_id": "8",
+                                 "entities": {"hashtags": [{"tag": "Flood"}], "mentions": [{"username": "fema"}]}}]},
+    }
+    row = records(spark, json.dumps(response)).select("text", "retweet_of_id", "hashtags", "mentions", "reason").first()
+    assert (row.text, row.retweet_of_id, row.hashtags, row.mentions, row.reason) == (
+        "RT @erin: the original", 1266538354939756500, ["Flood"], ["erin", "fema"], None)
+
+
+def test_v2_response_with_a_bad_tweet_among_several_names_its_position(spark):
+    response = {"data": [{"id": "1266538354939756544", "text": "fine", "created_at": "2020-05-30T01:02:03Z"},
+                         {"id": "1266538354939756545", "text": "", "created_at": "2020-05-30T01:02:04Z"}]}
+    actual = records(spark, json.dumps(response)).select("tweet_id", "reason").collect()
+    assert sorted((r.tweet_id, r.reason) for r in actual) == [
+        (1266538354939756544, None), (1266538354939756545, "missing text (tweet 2 of 2 in the v2 response)")]
+
+
+def test_lone_surrogate_escape_and_deep_nesting_neither_crash_the_parse(spark):
+    cut = '{"id_str": "100000000000000041", "text": "cut emoji \\ud83d", "created_at": "2013-04-15T18:50:12Z"}'
+    deep = '{"id_str": "100000000000000042", "text": ' + "[" * 5000 + "]" * 5000 + "}"
+    actual = records(spark, cut, deep).select("source_line", "text", "reason").collect()
+    assert sorted((r.source_line, r.text, r.reason) for r in actual) == [
+        (1, "cut emoji ?", None), (2, None, "malformed JSON (or a field of an unexpected type)")]
+
+
+def test_a_value_no_rule_foresaw_quarantines_only_its_record(spark):
+    huge = '{"id_str": "100000000000000051", "text": "far", "created_at": "2013-04-15", "coordinates": {"coordinates": [1, ' + "9" * 400 + "]}}"
+    fine = v1(100000000000000052, "near")
+    actual = records(spark, huge, fine).select("source_line", "reason").collect()
+    assert sorted((r.source_line, r.reason) for r in actual) == [
+        (1, "unreadable tweet (OverflowError: int too large to convert to float)"), (2, None)]

@@ -1,11 +1,11 @@
 """Reading raw tweet files and writing ``curated/tweets`` / ``quarantine/tweets``.
 
-Fast path: JSON files (plain or gzip) are read line by line by Spark's JVM text reader, so
-nothing is parsed in Python and a big file streams instead of becoming one huge row. Line
-numbers come from the read itself: each file (or split of a large plain file) is read as its
-own partition, so a row's index in its partition is its line within the split, and the few
-files larger than one split get the line counts of their earlier splits added (one cheap
-counting pass over just those files).
+Fast path: JSON files (plain or gzip) are split into lines by Spark's JVM text reader, so a big
+file streams instead of becoming one huge row (the lines are then parsed in Python workers, see
+:mod:`crisislake.tweets.records`). Line numbers come from the read itself: each file (or split
+of a large plain file) is read as its own partition, so a row's index in its partition is its
+line within the split, and the few files larger than one split get the line counts of their
+earlier splits added (one cheap counting pass over just those files).
 
 Hadoop's gzip codec fails on a damaged member, so ``.gz`` files are checked first (a Python
 pass that decompresses without keeping the output); damaged ones, and CSV exports, are read by
@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from crisislake import delta_io, storage
+from crisislake.tweets import decode
 from crisislake.tweets.schemas import TWEETS_SCHEMA
 from crisislake.tweets.transforms import richness_sql
 
@@ -112,16 +113,14 @@ def _max_split_bytes(spark: SparkSession) -> int:
     return int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
 
 
-def _shipped_decode_module():
-    """:mod:`crisislake.tweets.decode`, registered to be pickled by value into UDFs: a local
-    session's Python workers may run an interpreter where the crisislake package is not
-    installed (the module is stdlib-only)."""
+def shipped(module):
+    """``module``, registered to be pickled by value into UDFs: a local session's Python workers
+    may run an interpreter where the crisislake package is not installed (the modules shipped
+    this way import only the standard library and pyarrow)."""
     from pyspark import cloudpickle
 
-    from crisislake.tweets import decode as decode_module
-
-    cloudpickle.register_pickle_by_value(decode_module)
-    return decode_module
+    cloudpickle.register_pickle_by_value(module)
+    return module
 
 
 def damaged_gzip_files(spark: SparkSession, files: Sequence[str]) -> Dict[str, str]:
@@ -130,7 +129,7 @@ def damaged_gzip_files(spark: SparkSession, files: Sequence[str]) -> Dict[str, s
     gz = [f for f in files if f.lower().endswith(GZIP_SUFFIXES)]
     if not gz:
         return {}
-    decode_module = _shipped_decode_module()
+    decode_module = shipped(decode)
 
     @F.udf(T.StringType())
     def damage(content: bytes) -> str:
@@ -206,15 +205,15 @@ def read_files_tolerant(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     if not files:
         return spark.createDataFrame([], LINE_SCHEMA)
 
-    decode_module = _shipped_decode_module()
+    decode_module = shipped(decode)
 
     @F.udf(_DECODED)
-    def decode(path: str, content: bytes) -> list:
+    def decode_udf(path: str, content: bytes) -> list:
         return decode_module.decode_file(path, content)
 
     return (
         spark.read.format("binaryFile").load(list(files))
-        .select(F.col("path").alias("source_uri"), F.explode(decode("path", "content")).alias("rec"))
+        .select(F.col("path").alias("source_uri"), F.explode(decode_udf("path", "content")).alias("rec"))
         .select("source_uri", F.col("rec.line").alias("source_line"), "rec.payload", "rec.raw", "rec.error")
     )
 

@@ -1,0 +1,527 @@
+"""Raw lines -> one ``curated/tweets`` row (or quarantine reason) per tweet, in Python workers.
+
+``parse_batches`` is the body of one ``mapInArrow`` over the lines the readers produce
+(:data:`crisislake.tweets.io.LINE_SCHEMA`): it splits Firehose lines into objects, parses each
+object once (``orjson`` when installed, else the standard library's ``json``), expands v2
+responses into their tweets, picks out the contract's fields of either API version and decides
+the quarantine reason. The raw JSON goes back to the JVM only for bad records, so what crosses
+back is the narrow tweet rows.
+
+Why Python and not Spark's ``from_json``: the JVM parse of a multi-KB status against a nested
+schema, with ~40 SQL expressions over the nested record, made the whole ingest cost ~20% more
+CPU than this (README, "Tweet ingestion", Benchmark). The module imports only the standard
+library, pyarrow and (if present) orjson; it is pickled into the UDF by value, so a worker needs
+no crisislake install.
+
+Type rules (what used to be the pruned read schema): a field read as text takes any JSON value
+(numbers keep their digits, so 64-bit ids never pass through a float); an object, array or
+number field holding another JSON type makes the whole record "malformed JSON (or a field of an
+unexpected type)". Only the fields in :data:`TWEET` and :data:`RECORD` are checked.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+# Firehose writes objects back to back: ``...}{"created_at":...``. Split only where a ``}``
+# is followed by ``{"key":``; inside a JSON string that sequence would need an unescaped
+# quote, so the split never cuts through a string value.
+FIREHOSE_BOUNDARY = re.compile(r'(?<=\})(?=\{"[^"]*"\s*:)')
+CONTROL_FIELDS = ("delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect", "warning")
+
+MALFORMED = "malformed JSON (or a field of an unexpected type)"
+
+# Field types of the parts of a record that are read. TEXT: any JSON value, read as text;
+# NUMBER: a JSON number; [spec]: an array of spec; {name: spec}: an object. Fields not named
+# here are never looked at.
+TEXT, NUMBER = "text", "number"
+ENTITIES = {
+    "hashtags": [{"text": TEXT, "tag": TEXT}],
+    "urls": [{"url": TEXT, "expanded_url": TEXT, "unwound_url": TEXT}],
+    "user_mentions": [{"screen_name": TEXT}],
+    "mentions": [{"username": TEXT}],
+}
+V1_USER = {"id_str": TEXT, "id": TEXT, "screen_name": TEXT}
+NOTE = {"text": TEXT, "entities": ENTITIES}
+EXTENDED = {"full_text": TEXT, "entities": ENTITIES}
+POINT = {"coordinates": [NUMBER]}
+PLACE = {"id": TEXT, "country_code": TEXT, "country": TEXT, "full_name": TEXT, "name": TEXT}
+# A retweeted / quoted / included tweet: just enough to rebuild an "RT @user: full text".
+EMBEDDED = {
+    "id_str": TEXT, "id": TEXT, "text": TEXT, "full_text": TEXT, "extended_tweet": EXTENDED,
+    "note_tweet": NOTE, "entities": ENTITIES, "user": V1_USER, "author_id": TEXT,
+}
+# One tweet in either API version (v1.1 status, or a v2 ``data`` element). v1.1 ``geo`` is a
+# [lat, lon] point and v2 ``geo`` an object with ``place_id``, so ``geo`` is read as text and
+# only a v2-shaped one is used.
+TWEET = {
+    "id_str": TEXT, "id": TEXT, "created_at": TEXT, "text": TEXT, "full_text": TEXT, "lang": TEXT,
+    "user": V1_USER, "extended_tweet": EXTENDED, "entities": ENTITIES,
+    "in_reply_to_status_id_str": TEXT, "in_reply_to_status_id": TEXT, "quoted_status_id_str": TEXT,
+    "retweeted_status": EMBEDDED, "quoted_status": {"id_str": TEXT, "id": TEXT}, "place": PLACE, "coordinates": POINT,
+    "author_id": TEXT, "referenced_tweets": [{"type": TEXT, "id": TEXT}], "note_tweet": NOTE, "geo": TEXT,
+}
+GEO_V2 = {"place_id": TEXT, "coordinates": POINT}
+INCLUDES = {"users": [{"id": TEXT, "username": TEXT}], "places": [PLACE], "tweets": [EMBEDDED]}
+# A top-level object: a tweet, a v2 response (``data``: an array in search/lookup responses, an
+# object in stream/single lookups), a stream control message, or a CSV row the tolerant reader
+# re-encoded (``_format`` = "csv").
+RECORD = dict(TWEET, data=TEXT, includes=INCLUDES, errors=TEXT, _format=TEXT, **{c: TEXT for c in CONTROL_FIELDS})
+
+# (name, Spark type) of what ``parse_batches`` yields; ``created_us`` is microseconds since the
+# epoch (UTC), ``raw_payload`` is set for bad records only.
+OUTPUT = (
+    ("source_uri", "string"), ("source_line", "bigint"), ("tweet_id", "bigint"), ("created_us", "bigint"),
+    ("text", "string"), ("lang", "string"), ("author_id", "bigint"), ("author_handle", "string"),
+    ("retweet_of_id", "bigint"), ("quote_of_id", "bigint"), ("reply_to_id", "bigint"),
+    ("hashtags", "array<string>"), ("urls", "array<string>"), ("mentions", "array<string>"),
+    ("place_country", "string"), ("place_name", "string"), ("lat", "double"), ("lon", "double"),
+    ("reason", "string"), ("raw_payload", "string"),
+)
+OUTPUT_DDL = ", ".join(f"{name} {kind}" for name, kind in OUTPUT)
+_NAMES = [name for name, _ in OUTPUT]
+
+# Ids before this are pre-snowflake (2006-2010) and carry no timestamp.
+SNOWFLAKE_MIN_ID = 100_000_000_000_000
+TWITTER_EPOCH_MS = 1288834974657
+MAX_LONG = "9223372036854775807"
+MONTHS = {m: i + 1 for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))}
+_ID = re.compile(r"\s*([0-9]{1,19})(?:\.0+)?\s*", re.ASCII)
+_TWITTER_DATE = re.compile(
+    r"[A-Za-z]{3} ([A-Za-z]{3}) (\d{1,2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2}) (\d{4})", re.ASCII)
+_ISO_DATE = re.compile(
+    r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2})(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?)?)?)?"
+    r" ?(Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?)?", re.ASCII)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
+
+
+def json_loads():
+    """The JSON parser to use: ``orjson`` when the worker has it (a status parses ~3x faster),
+    falling back to the standard library for what orjson refuses and ``json`` accepts (lone
+    surrogates, NaN, integers over 64 bits), so both accept the same documents. Imported when
+    called, on the worker, so a worker without orjson still runs."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+    fast = orjson.loads
+
+    def loads(payload: str) -> Any:
+        try:
+            return fast(payload)
+        except orjson.JSONDecodeError:
+            return json.loads(payload)
+
+    return loads
+
+
+def conforms(value: Any, spec: Any) -> bool:
+    """Whether ``value`` fits ``spec`` (JSON null fits anything).
+
+    >>> conforms({"user": {"id": 5}, "coordinates": {"coordinates": [1, 2.5]}}, TWEET)
+    True
+    >>> conforms({"user": "alice"}, TWEET), conforms({"coordinates": {"coordinates": ["1"]}}, TWEET)
+    (False, False)
+    """
+    check = _checker(spec)
+    return value is None or check is None or check(value)
+
+
+_CHECKERS: Dict[int, Any] = {}
+
+
+def _checker(spec: Any):
+    """A function telling whether a non-null value fits ``spec``, or None when anything fits
+    (TEXT). Built once per spec: the check runs for every record, so it does no spec lookups."""
+    key = id(spec)
+    if key not in _CHECKERS:
+        _CHECKERS[key] = _build_checker(spec)
+    return _CHECKERS[key]
+
+
+def _build_checker(spec: Any):
+    if spec is TEXT:
+        return None
+    if spec is NUMBER:
+        return lambda v: type(v) is int or type(v) is float  # bool is not a number here
+    if isinstance(spec, list):
+        item = _checker(spec[0])
+        if item is None:
+            return lambda v: type(v) is list
+
+        def check_list(v: Any) -> bool:
+            if type(v) is not list:
+                return False
+            for x in v:
+                if x is not None and not item(x):
+                    return False
+            return True
+
+        return check_list
+    typed = [(name, _checker(sub)) for name, sub in spec.items() if sub is not TEXT]
+    if not typed:
+        return lambda v: type(v) is dict
+
+    def check(v: Any) -> bool:
+        if type(v) is not dict:
+            return False
+        for name, fits in typed:
+            x = v.get(name)
+            if x is not None and not fits(x):
+                return False
+        return True
+
+    return check
+
+
+def text(value: Any) -> Optional[str]:
+    """A JSON value read as text: strings as they are, numbers by their digits, ``true``/``false``,
+    objects and arrays as compact JSON.
+
+    >>> text(323470380069203968), text("x"), text(True), text([1, 2]), text(None)
+    ('323470380069203968', 'x', 'true', '[1,2]', None)
+    """
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_id(value: Optional[str]) -> Optional[int]:
+    """A decimal id string -> int; anything else (empty, letters, > 2^63-1) -> None.
+
+    >>> [parse_id(v) for v in ["1234", " 42 ", "123.0", "12a", "", None, "9223372036854775808", "-5"]]
+    [1234, 42, 123, None, None, None, None, None]
+    """
+    if value is None:
+        return None
+    m = _ID.fullmatch(value)
+    if m is None:
+        return None
+    digits = m.group(1)
+    if len(digits) == 19 and digits > MAX_LONG:
+        return None
+    return int(digits)
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _offset(sign: str, hours: int, minutes: int) -> Optional[timezone]:
+    if minutes > 59 or hours * 60 + minutes > 18 * 60:
+        return None
+    minutes_total = hours * 60 + minutes
+    return timezone(timedelta(minutes=-minutes_total if sign == "-" else minutes_total))
+
+
+def parse_created_at(value: Optional[str]) -> Optional[int]:
+    """Twitter's ``Wed Oct 10 20:19:24 +0000 2018`` or an ISO-8601 date-time (v2, CSV) ->
+    microseconds since the epoch (UTC); None when it is neither or not a real date. ISO
+    values without a zone are UTC.
+
+    >>> [parse_created_at(v) for v in ["Mon Apr 15 18:50:12 +0000 2013", "Mon Apr 15 20:50:12 +0200 2013",
+    ...                                 "2013-04-15T18:50:12.000Z", "2013-04-15 18:50:12"]]
+    [1366051812000000, 1366051812000000, 1366051812000000, 1366051812000000]
+    >>> [parse_created_at(v) for v in ["Mon Foo 15 18:50:12 +0000 2013", "yesterday", "2013-02-30", None]]
+    [None, None, None, None]
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        m = _TWITTER_DATE.fullmatch(value)
+        if m is not None:
+            month = MONTHS.get(m.group(1))
+            zone = _offset(m.group(6), int(m.group(7)), int(m.group(8)))
+            if month is None or zone is None:
+                return None
+            moment = datetime(int(m.group(9)), month, int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                              int(m.group(5)), tzinfo=zone)
+            return _micros(moment)
+        m = _ISO_DATE.fullmatch(value)
+        if m is None:
+            return None
+        year, month, day, hour, minute, second, fraction, zone_text = m.groups()
+        zone: Optional[timezone] = timezone.utc
+        if zone_text and zone_text[0] in "+-":
+            digits = zone_text[1:].replace(":", "")
+            hours, minutes = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "0")
+            zone = _offset(zone_text[0], int(hours), int(minutes))
+        if zone is None:
+            return None
+        micros = int((fraction or "0")[:6].ljust(6, "0"))
+        moment = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                          int(second or 0), micros, tzinfo=zone)
+        return _micros(moment)
+    except (ValueError, OverflowError):
+        return None
+
+
+def snowflake_micros(tweet_id: Optional[int]) -> Optional[int]:
+    """The creation time a snowflake tweet id encodes (ids from November 2010 on), in microseconds.
+
+    >>> snowflake_micros(211040709124440064), snowflake_micros(12345)
+    (1339151000659000, None)
+    """
+    if tweet_id is None or tweet_id < SNOWFLAKE_MIN_ID:
+        return None
+    return ((tweet_id >> 22) + TWITTER_EPOCH_MS) * 1000
+
+
+def unescape(value: Optional[str]) -> Optional[str]:
+    """Undo the entities Twitter puts in text (``&amp;`` last, so ``&amp;lt;`` stays ``&lt;``).
+
+    >>> unescape("a &amp;lt; b &gt; c")
+    'a &lt; b > c'
+    """
+    if value is None or "&" not in value:
+        return value
+    for entity, char in _ENTITIES:
+        value = value.replace(entity, char)
+    return value
+
+
+_NONE: Dict[str, Any] = {}  # stands in for a missing object, so lookups need no None test
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _find(items: Optional[list], key: str, wanted: Optional[str]) -> dict:
+    """The first object of ``items`` whose ``key``, read as text, equals ``wanted`` (or ``_NONE``)."""
+    if items is None or wanted is None:
+        return _NONE
+    for item in items:
+        if item is not None and text(item.get(key)) == wanted:
+            return item
+    return _NONE
+
+
+def _full_text(t: dict) -> Optional[str]:
+    return text(_first((t.get("note_tweet") or _NONE).get("text"), (t.get("extended_tweet") or _NONE).get("full_text"),
+                       t.get("full_text"), t.get("text")))
+
+
+def _full_entities(t: dict) -> Optional[dict]:
+    return _first((t.get("note_tweet") or _NONE).get("entities"), (t.get("extended_tweet") or _NONE).get("entities"),
+                  t.get("entities"))
+
+
+def _refs(t: dict) -> Dict[Optional[str], Optional[str]]:
+    """``{type: id}`` of the first v2 referenced tweet of each type (retweeted, quoted, replied_to)."""
+    refs: Dict[Optional[str], Optional[str]] = {}
+    for ref in t.get("referenced_tweets") or ():
+        if ref is not None:
+            refs.setdefault(text(ref.get("type")), text(ref.get("id")))
+    return refs
+
+
+def _strings(items: Optional[list], *keys: str) -> Optional[List[Optional[str]]]:
+    """``[first non-null of keys, as text]`` per element, or None when there is no array."""
+    if items is None:
+        return None
+    return [None if item is None else text(_first(*[item.get(k) for k in keys])) for item in items]
+
+
+def tweet_columns(t: dict, includes: Optional[dict], kind: str) -> Dict[str, Any]:
+    """The contract's content columns of one tweet (a v1.1 status, v2 ``data`` element or CSV row)
+    plus ``raw_id`` and ``raw_created_at`` for the reasons. ``includes`` is the v2 response's."""
+    includes = includes or _NONE
+    users = includes.get("users")
+    user = t.get("user") or _NONE
+    author_id = text(t.get("author_id"))
+    refs = _refs(t) if t.get("referenced_tweets") else _NONE
+    rt = t.get("retweeted_status")
+    if rt is None:
+        rt = _find(includes.get("tweets"), "id", refs.get("retweeted"))
+    geo = t.get("geo")
+    geo2 = geo if type(geo) is dict and "place_id" in geo and conforms(geo, GEO_V2) else _NONE
+    rt_handle = rt_text = None
+    ent = None
+    if rt:
+        rt_handle = text(_first((rt.get("user") or _NONE).get("screen_name"),
+                                _find(users, "id", text(rt.get("author_id"))).get("username")))
+        rt_text = _full_text(rt)
+        ent = _full_entities(rt)
+    if ent is None:
+        ent = _full_entities(t)
+    ent = ent or _NONE
+    quoted = t.get("quoted_status") or _NONE
+    place = t.get("place")
+    if place is None:
+        place = _find(includes.get("places"), "id", text(geo2.get("place_id")))
+    point = _first((t.get("coordinates") or _NONE).get("coordinates"), (geo2.get("coordinates") or _NONE).get("coordinates"))
+    raw_id = text(_first(t.get("id_str"), t.get("id")))
+    tweet_id = parse_id(raw_id)
+    raw_created_at = text(t.get("created_at"))
+    created = parse_created_at(raw_created_at)
+    if created is None and kind == "csv" and raw_created_at is None:
+        created = snowflake_micros(tweet_id)
+    mentions = _strings(ent.get("user_mentions"), "screen_name")
+    if mentions is None:
+        mentions = _strings(ent.get("mentions"), "username") or []
+    two = point is not None and len(point) == 2
+    return {
+        "raw_id": raw_id,
+        "raw_created_at": raw_created_at,
+        "tweet_id": tweet_id,
+        "created_us": created,
+        "text": unescape(f"RT @{rt_handle}: {rt_text}" if rt_text is not None and rt_handle is not None
+                         else _full_text(t)),
+        "lang": text(t.get("lang")),
+        "author_id": parse_id(text(_first(user.get("id_str"), user.get("id"), author_id))),
+        "author_handle": text(_first(user.get("screen_name"), _find(users, "id", author_id).get("username"))),
+        "retweet_of_id": parse_id(_first(text(rt.get("id_str")), text(rt.get("id")), refs.get("retweeted"))),
+        "quote_of_id": parse_id(_first(text(t.get("quoted_status_id_str")), text(quoted.get("id_str")),
+                                       text(quoted.get("id")), refs.get("quoted"))),
+        "reply_to_id": parse_id(_first(text(t.get("in_reply_to_status_id_str")),
+                                       text(t.get("in_reply_to_status_id")), refs.get("replied_to"))),
+        "hashtags": _strings(ent.get("hashtags"), "text", "tag") or [],
+        "urls": _strings(ent.get("urls"), "unwound_url", "expanded_url", "url") or [],
+        "mentions": ([rt_handle] if rt_handle is not None else []) + mentions,
+        "place_country": text(_first(place.get("country_code"), place.get("country"))),
+        "place_name": text(_first(place.get("full_name"), place.get("name"))),
+        "lat": float(point[1]) if two and point[1] is not None else None,
+        "lon": float(point[0]) if two and point[0] is not None else None,
+    }
+
+
+def _reason(cols: Dict[str, Any], kind: str) -> Optional[str]:
+    """Why a parsed tweet cannot be used, or None. First match wins."""
+    raw_id, body = cols["raw_id"], cols["text"]
+    if raw_id is None or raw_id.strip(" ") == "":
+        return "missing tweet id"
+    if cols["tweet_id"] is None:
+        return "invalid tweet id"
+    if body is None or body.strip(" ") == "":
+        return "missing text"
+    if cols["created_us"] is None:
+        if cols["raw_created_at"] is not None:
+            return "unparseable created_at"
+        if kind != "csv":
+            return "missing created_at"
+    return None
+
+
+def object_records(payload: str, loads=json.loads) -> Iterator[Tuple[Optional[Dict[str, Any]], Optional[str], str]]:
+    """``(columns, reason, position)`` per tweet of one JSON object: one for a tweet or a bad
+    object, one per element of a v2 response's ``data``. ``position`` says "tweet k of n" when
+    a response holds several (quarantine rows stay unique per file, line and reason)."""
+    try:
+        record = loads(payload)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        yield None, MALFORMED, ""
+        return
+    if record is None:
+        record = {}
+    if not isinstance(record, dict) or not conforms(record, RECORD):
+        yield None, MALFORMED, ""
+        return
+    control = next((name for name in CONTROL_FIELDS if record.get(name) is not None), None)
+    if control is not None:
+        yield None, f"not a tweet: stream control message '{control}'", ""
+        return
+    data = record.get("data")
+    if data is None:
+        kind = "csv" if record.get("_format") == "csv" else "v1"
+        yield (*_checked_columns(record, record.get("includes"), kind), "")
+        return
+    tweets = data if isinstance(data, list) else [data]
+    if not tweets or not all(isinstance(t, dict) and conforms(t, TWEET) for t in tweets if t is not None):
+        yield None, "v2 response without tweets (data empty or errors)", ""
+        return
+    n = len(tweets)
+    for k, tweet in enumerate(tweets, 1):
+        where = f" (tweet {k} of {n} in the v2 response)" if n > 1 else ""
+        if tweet is None:
+            yield None, "v2 response without tweets (data empty or errors)", where
+            continue
+        yield (*_checked_columns(tweet, record.get("includes"), "v2"), where)
+
+
+def _checked_columns(t: dict, includes: Optional[dict], kind: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(columns, reason)`` of one tweet. A value no rule foresaw (a coordinate too large for a
+    double, say) quarantines this record with the error instead of failing the whole run."""
+    try:
+        cols = tweet_columns(t, includes, kind)
+    except Exception as exc:  # noqa: BLE001 - any record-level failure is that record's reason
+        return None, f"unreadable tweet ({type(exc).__name__}: {exc})"[:500]
+    return cols, _reason(cols, kind)
+
+
+def line_records(
+    payload: Optional[str], raw: Optional[str], error: Optional[str], loads=json.loads
+) -> Iterator[Tuple[Optional[Dict[str, Any]], Optional[str], Optional[str]]]:
+    """``(columns, reason, raw_payload)`` per record of one line; blank lines give none."""
+    if error is not None:
+        yield None, error, _first(raw, payload)
+        return
+    if payload is None or not payload.strip():
+        return
+    pieces = FIREHOSE_BOUNDARY.split(payload) if "}{" in payload else [payload]
+    n = len(pieces)
+    for k, piece in enumerate(pieces, 1):
+        where = f" (object {k} of {n} on the line)" if n > 1 else ""
+        for cols, reason, position in object_records(piece, loads):
+            if reason is None:
+                yield cols, None, None
+            else:
+                yield cols, reason + where + position, _first(raw, piece)
+
+
+def parse_batches(batches: Iterable[Any]) -> Iterator[Any]:
+    """``mapInArrow`` body: batches of ``source_uri, source_line, payload, raw, error`` -> batches
+    of :data:`OUTPUT` (one row per record)."""
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "bigint": pa.int64(), "double": pa.float64(), "array<string>": pa.list_(pa.string())}
+    schema = pa.schema([(name, types[kind]) for name, kind in OUTPUT])
+    content = [name for name in _NAMES if name not in ("source_uri", "source_line", "reason", "raw_payload")]
+    loads = json_loads()
+    for batch in batches:
+        out: Dict[str, list] = {name: [] for name in _NAMES}
+        columns = [batch.column(name).to_pylist() for name in ("source_uri", "source_line", "payload", "raw", "error")]
+        for uri, line, payload, raw, error in zip(*columns):
+            for cols, reason, raw_payload in line_records(payload, raw, error, loads):
+                out["source_uri"].append(uri)
+                out["source_line"].append(line)
+                out["reason"].append(reason)
+                out["raw_payload"].append(raw_payload)
+                for name in content:
+                    out[name].append(None if cols is None else cols[name])
+        yield pa.RecordBatch.from_arrays([_arrow(pa, out[name], schema.field(name).type) for name in _NAMES],
+                                         schema=schema)
+
+
+def _arrow(pa: Any, values: list, kind: Any) -> Any:
+    """``pa.array(values)``; text with a lone surrogate (a JSON ``\\ud83d`` escape cut from its
+    pair, e.g. by a 140-character truncation) cannot be UTF-8, so such a column is retried with
+    each surrogate replaced by ``?``, as the JVM's encoder does."""
+    try:
+        return pa.array(values, type=kind)
+    except UnicodeEncodeError:
+        return pa.array([_replace_surrogates(v) for v in values], type=kind)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """
+    >>> _replace_surrogates(["a\\ud83d b", None])
+    ['a? b', None]
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    return value
