@@ -251,19 +251,21 @@ def main() -> int:
         _, spark_rep, spark_clock, n_test, head = spark_results[0]
 
         with CpuClock(None) as sk_clock:
-            sk_pairs, baseline = [], None
+            sk_pairs, sk_probs, baseline = [], [], None
             for fold in eval_folds:
                 train, test = pdf[pdf["fold"] != fold], pdf[pdf["fold"] == fold]
                 baseline = sklearn_baseline().fit(train["text"], train["label"])
                 sk_pairs += list(zip(test["label"], baseline.predict(test["text"])))
+                if spec.binary:  # held-out probabilities, scored at the fold-1 threshold like Spark's
+                    positive = baseline.predict_proba(test["text"])[:, list(baseline.classes_).index(spec.positive)]
+                    sk_probs += list(zip(test["label"], positive))
             if spec.binary:
-                sk_p0 = baseline.predict_proba(pdf[pdf["fold"] == 0]["text"])[:, list(baseline.classes_).index(spec.positive)]
                 val_model = sklearn_baseline().fit(pdf[~pdf["fold"].isin([0, 1])]["text"], pdf[~pdf["fold"].isin([0, 1])]["label"])
                 val = pdf[pdf["fold"] == 1]
                 sk_pv = val_model.predict_proba(val["text"])[:, list(val_model.classes_).index(spec.positive)]
                 sk_thr = best_f1_threshold([(p, g == spec.positive) for p, g in zip(sk_pv, val["label"])])
-                sk_at_thr = report(spec, pdf[pdf["fold"] == 0]["label"].tolist(),
-                                   [spec.positive if p >= sk_thr else neg for p in sk_p0])
+                sk_at_thr = report(spec, [g for g, _ in sk_probs],
+                                   [spec.positive if p >= sk_thr else neg for _, p in sk_probs])
         sk_rep = report(spec, *zip(*sk_pairs))
 
         held_out = sorted(g for g, f in fold_of.items() if f in eval_folds)
