@@ -18,7 +18,8 @@ fit and for scoring: on this shared machine CPU-seconds are the load-independent
 Usage: ``PYTHONPATH=lib .venv/bin/python bench/bench_classify.py`` (``BENCH_SCALE=0.05`` for a
 quick check, ``BENCH_FOLDS`` folds, default 4). The Spark head takes the task's C from
 ``train_job.TASK_HEAD_DEFAULTS`` (``BENCH_C=4`` forces one C for every task);
-``BENCH_KEEP_RETWEET=0`` deletes the leading "RT @user:" again, as models before 2026-11-28 did.
+``BENCH_KEEP_RETWEET=0`` deletes the leading "RT @user:" again, as models before 2026-11-28 did;
+``BENCH_MAX_ITER`` overrides the head's LBFGS iteration cap (to check it converged).
 """
 from __future__ import annotations
 
@@ -198,7 +199,7 @@ def main() -> int:
         spec = get_task(task)
         # The task's C as `train` uses it; min_groups variants come from MIN_GROUPS instead.
         c = float(os.environ.get("BENCH_C") or TASK_HEAD_DEFAULTS.get(task, {}).get("c", feat.HeadParams().c))
-        hparams = feat.HeadParams(c=c)
+        hparams = feat.HeadParams(c=c, max_iter=int(os.environ.get("BENCH_MAX_ITER") or feat.HeadParams().max_iter))
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
         pdf = data.resolve_conflicts(raw).select("text", "label", "group", "source").toPandas()
         if SCALE < 1.0:
