@@ -5,7 +5,7 @@ session's S3 settings. Large data goes through DataFrame readers/writers, never 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Dict, List, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -59,6 +59,19 @@ def file_sizes(spark: SparkSession, uri: str, recursive: bool = True) -> Dict[st
         status = iterator.next()
         out[str(status.getPath().toString())] = int(status.getLen())
     return out
+
+
+SKIP_PREFIXES = ("_", ".")  # _SUCCESS, .crc, hidden and temporary files
+
+
+def data_files(sizes: Mapping[str, int]) -> Dict[str, int]:
+    """``sizes`` (``{uri: size}``, e.g. from :func:`file_sizes`) in name order without
+    ``_``/``.``-prefixed names (markers, hidden and temporary files).
+
+    >>> data_files({"s3://b/p/b.json": 2, "s3://b/p/_SUCCESS": 0, "s3://b/p/.a.crc": 1, "s3://b/p/a.json": 3})
+    {'s3://b/p/a.json': 3, 's3://b/p/b.json': 2}
+    """
+    return {f: sizes[f] for f in sorted(sizes) if not f.rsplit("/", 1)[-1].startswith(SKIP_PREFIXES)}
 
 
 def file_size(spark: SparkSession, uri: str) -> int:

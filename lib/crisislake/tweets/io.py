@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
-SKIP_PREFIXES = ("_", ".")  # _SUCCESS, .crc, hidden files
 LINE_SCHEMA = T.StructType(
     [
         T.StructField("source_uri", T.StringType()),
@@ -65,13 +64,7 @@ def normalise_uri(uri: str) -> str:
 def list_raw_files(spark: SparkSession, uri: str) -> Dict[str, int]:
     """``{uri: size}`` of every data file under ``uri`` (recursively, in name order), skipping
     ``_``/``.``-prefixed names."""
-    return data_files(storage.file_sizes(spark, uri, recursive=True))
-
-
-def data_files(sizes: Mapping[str, int]) -> Dict[str, int]:
-    """``sizes`` (``{uri: size}``) in name order without ``_``/``.``-prefixed names (markers,
-    hidden and temporary files)."""
-    return {f: sizes[f] for f in sorted(sizes) if not f.rsplit("/", 1)[-1].startswith(SKIP_PREFIXES)}
+    return storage.data_files(storage.file_sizes(spark, uri, recursive=True))
 
 
 def split_by_format(files: Sequence[str]) -> Tuple[List[str], List[str]]:

@@ -175,7 +175,7 @@ def start_stream(
     names = reader.load(raw).select("path", "length")
 
     def process(batch_df: DataFrame, batch_id: int) -> None:
-        files = io.data_files({r["path"]: r["length"] for r in batch_df.collect()})  # one small row per file
+        files = storage.data_files({r["path"]: r["length"] for r in batch_df.collect()})  # one small row per file
         if not files:
             return
         with run_step(spark, config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:

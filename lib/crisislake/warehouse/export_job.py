@@ -212,8 +212,7 @@ def write_export(
             else:
                 conf.set(k, v)
     sizes = storage.file_sizes(spark, out_dir, recursive=False)
-    sized = [(manifest_url_for(u), sizes[u]) for u in sorted(sizes)
-             if u.endswith(".parquet") and not u.rsplit("/", 1)[-1].startswith(("_", "."))]
+    sized = [(manifest_url_for(u), size) for u, size in storage.data_files(sizes).items() if u.endswith(".parquet")]
     manifest = build_manifest(sized)
     storage.write_text(spark, f"{out_dir}/{MANIFEST_NAME}", json.dumps(manifest, indent=2))
     return {"rows": rows, "files": len(sized), "bytes": sum(s for _, s in sized)}
