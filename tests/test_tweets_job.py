@@ -89,6 +89,27 @@ def test_same_tweet_in_v1_and_v2_form_is_one_row_with_the_longer_text(spark, con
     assert (counts["new_rows"], counts["duplicates"]) == (1, 1)
 
 
+def test_a_later_batch_without_repeats_replaces_a_tweet_only_by_a_richer_version(spark, config):
+    # Batches that repeat no tweet skip the in-batch pick: the MERGE alone must still decide.
+    raw = Path(config.zone("raw"), "tweets")
+    (raw / "1").mkdir(parents=True)
+    (raw / "1" / "short.json").write_text(
+        v1_line(100000000000000301, "short\u2026") + "\n" + v1_line(100000000000000302, "the full text here") + "\n")
+    first = job.ingest(spark, config, "r1", raw=str(raw / "1"))
+    (raw / "2").mkdir()
+    (raw / "2" / "long.json").write_text(
+        v1_line(100000000000000301, "short but now the full text") + "\n" + v1_line(100000000000000302, "short") + "\n")
+    second = job.ingest(spark, config, "r2", raw=str(raw / "2"))
+    rows = spark.read.format("delta").load(config.table("curated", "tweets")).collect()
+    assert sorted((r.tweet_id, r.text, r.run_id) for r in rows) == [
+        (100000000000000301, "short but now the full text", "r2"),
+        (100000000000000302, "the full text here", "r1"),
+    ]
+    assert (first["new_rows"], first["duplicates_in_input"]) == (2, 0)
+    assert (second["new_rows"], second["duplicates_in_input"], second["already_present"],
+            second["replaced_by_richer"]) == (0, 0, 2, 1)
+
+
 def test_ingest_reads_raw_tweets_from_an_s3_prefix(spark, config, s3_endpoint):
     import boto3
 

@@ -57,9 +57,10 @@ def ingest_files(
 
     Spark actions, in order: (1) the gzip check (``.gz`` files only); (2) one parse of every
     record, JVM lines and Python-read files together, written as Parquet under ``staging``
-    (narrow rows; raw JSON is kept only for bad records); (3) one aggregate for the counts;
-    (4) the in-batch dedup and MERGE; (5) the quarantine MERGE. ``staging`` is deleted at the
-    end. The driver only collects file names and counts.
+    (narrow rows; raw JSON is kept only for bad records); (3) one aggregate for the counts,
+    distinct tweet ids included; (4) the MERGE, after the in-batch dedup only when the batch
+    repeats a tweet; (5) the quarantine MERGE. ``staging`` is deleted at the end. The driver
+    only collects file names and counts.
     """
     json_files, csv_files = io.split_by_format(files)
     damaged = io.damaged_gzip_files(spark, json_files)
@@ -80,18 +81,19 @@ def ingest_files(
         totals = records.agg(
             F.count(F.lit(1)).alias("read"),
             F.count(F.col("reason")).alias("quarantined"),
+            # reads one narrow column of the stage; tells whether the batch repeats a tweet
+            F.countDistinct(F.when(F.col("reason").isNull(), F.col("tweet_id"))).alias("distinct"),
         ).first()
-        tweets = transforms.pick_richest(transforms.select_tweets(records))
-        if delta_io.has_rows(spark, tweets_path):
-            # A MERGE into a non-empty table reads its source several times: stage the
-            # deduplicated tweets too (their count is the number of distinct tweets).
-            tweets = _stage(spark, tweets, join_uri(staging, "tweets"))
-            distinct = tweets.count()
-            merged = io.write_tweets(spark, tweets, tweets_path)
-        else:
-            # Into an empty table the MERGE is insert-only, one pass: every distinct tweet is new.
-            merged = io.write_tweets(spark, tweets, tweets_path)
-            distinct = merged["inserted"]
+        tweets = transforms.select_tweets(records)
+        distinct = int(totals["distinct"])
+        if distinct < totals["read"] - totals["quarantined"]:
+            # Some tweet comes more than once: keep its richest version. The window is a
+            # shuffle of every tweet row, so a batch without repeats skips it. A MERGE into a
+            # non-empty table reads its source several times: stage the picked rows then.
+            tweets = transforms.pick_richest(tweets)
+            if delta_io.has_rows(spark, tweets_path):
+                tweets = _stage(spark, tweets, join_uri(staging, "tweets"))
+        merged = io.write_tweets(spark, tweets, tweets_path)
         quarantined_new = 0
         if totals["quarantined"]:
             quarantined_new = io.write_quarantine(spark, transforms.select_quarantine(records), quarantine_path, run_id)
@@ -122,8 +124,12 @@ def _fill_record(record: StepRecord, counts: Dict[str, Any], raw: str, tweets_pa
 
 
 def _stage(spark: SparkSession, df: DataFrame, uri: str) -> DataFrame:
-    """Write ``df`` as Parquet at ``uri`` and return it read back."""
-    df.write.mode("overwrite").parquet(uri)
+    """Write ``df`` as Parquet at ``uri`` and return it read back.
+
+    Without dictionary encoding: scratch files are read once or twice and deleted, and hashing
+    every text and id into a dictionary Parquet drops for unique values cost ~3 CPU-seconds
+    per million tweets (bench/bench_ingest_tweets.py input)."""
+    df.write.mode("overwrite").option("parquet.enable.dictionary", "false").parquet(uri)
     return spark.read.parquet(uri)
 
 
