@@ -19,7 +19,8 @@ Usage: ``PYTHONPATH=lib .venv/bin/python bench/bench_classify.py`` (``BENCH_SCAL
 quick check, ``BENCH_FOLDS`` folds, default 4). The Spark head takes the task's C from
 ``train_job.TASK_HEAD_DEFAULTS`` (``BENCH_C=4`` forces one C for every task);
 ``BENCH_KEEP_RETWEET=0`` deletes the leading "RT @user:" again, as models before 2026-11-28 did;
-``BENCH_MAX_ITER`` overrides the head's LBFGS iteration cap (to check it converged).
+``BENCH_MAX_ITER`` overrides the head's LBFGS iteration cap (to check it converged);
+``BENCH_LEXICON`` the weight of the disaster-type lexicon features (0 = off; default the task's).
 """
 from __future__ import annotations
 
@@ -199,7 +200,9 @@ def main() -> int:
         spec = get_task(task)
         # The task's C as `train` uses it; min_groups variants come from MIN_GROUPS instead.
         c = float(os.environ.get("BENCH_C") or TASK_HEAD_DEFAULTS.get(task, {}).get("c", feat.HeadParams().c))
-        hparams = feat.HeadParams(c=c, max_iter=int(os.environ.get("BENCH_MAX_ITER") or feat.HeadParams().max_iter))
+        lexicon = float(os.environ.get("BENCH_LEXICON") or TASK_HEAD_DEFAULTS.get(task, {}).get("lexicon_weight", 0.0))
+        hparams = feat.HeadParams(c=c, max_iter=int(os.environ.get("BENCH_MAX_ITER") or feat.HeadParams().max_iter),
+                                  lexicon_weight=lexicon)
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
         pdf = data.resolve_conflicts(raw).select("text", "label", "group", "source").toPandas()
         if SCALE < 1.0:
@@ -220,7 +223,8 @@ def main() -> int:
             text_model = feat.fit_text_model(spark.createDataFrame(pdf[["text"]].head(10)), "text", fparams)
             featurised = text_model.transform(spark.createDataFrame(pdf[["text", "label", "group", "fold"]]))
             sdf = (featurised.transform(with_label_index(spec.labels))
-                   .select("label", "label_idx", "fold", f"{feat.PREFIX}tf").persist(StorageLevel.MEMORY_AND_DISK))
+                   .select("label", "label_idx", "fold", f"{feat.PREFIX}tf", f"{feat.PREFIX}text")
+                   .persist(StorageLevel.MEMORY_AND_DISK))
             sdf.count()
         for min_groups in MIN_GROUPS.get(task, [1]):
             with CpuClock(jvm_pid) as spark_clock:
@@ -247,7 +251,8 @@ def main() -> int:
         sdf.unpersist()
         lr = head.stages[-2]
         iters = lr.summary.totalIterations if lr.hasSummary else "?"
-        print(f"\n[{task}] Spark featurisation of {len(pdf)} rows: {feat_clock}; head C {hparams.c:g}; last head: "
+        print(f"\n[{task}] Spark featurisation of {len(pdf)} rows: {feat_clock}; head C {hparams.c:g}, lexicon "
+              f"{hparams.lexicon_weight:g}; last head: "
               f"{iters} LBFGS iterations of max {hparams.max_iter}")
         _, spark_rep, spark_clock, n_test, head = spark_results[0]
 

@@ -216,3 +216,32 @@ def test_min_groups_keeps_only_features_seen_in_two_training_events(spark):
     # idx 1: e1+e2, 3: e1+e3, 4: e2+e3 -> kept; 2: e1 only. Without fold 0 (e1): only 4.
     assert features_in_groups(source_df, 2) == [1, 3, 4]
     assert features_in_groups(source_df, 2, exclude_fold=0) == [4]
+
+
+def test_lexicon_features_fire_on_the_words_naming_each_type(spark):
+    source_df = spark.createDataFrame(
+        [(1, "typhoon makes landfall"), (2, "floods after the quake"), (3, "lovely picnic"), (4, None)],
+        "id long, cl_text string")
+    stage = feat.lexicon_stages(0.3)[0]
+    rows = {r["id"]: r for r in stage.transform(source_df).collect()}
+    fired = {i: sorted(name for name in feat.TYPE_LEXICON if r[f"cl_lex_{name}"] == 0.3) for i, r in rows.items()}
+    assert fired == {1: ["hurricane"], 2: ["earthquake", "flood"], 3: [], 4: []}
+    assert all(r[f"cl_lex_{name}"] in (0.0, 0.3) for r in rows.values() for name in feat.TYPE_LEXICON)
+
+
+def test_head_with_lexicon_appends_one_feature_per_type_and_survives_save_and_load(spark, tmp_path):
+    labels = ["earthquake", "flood", "hurricane"]
+    rows = [("the quake shook the city", "earthquake"), ("earthquake damage downtown", "earthquake"),
+            ("flood water in the streets", "flood"), ("river flooding near homes", "flood"),
+            ("typhoon winds tonight", "hurricane"), ("cyclone warning issued", "hurricane")]
+    source_df = spark.createDataFrame(rows, TRAIN_SCHEMA).transform(with_label_index(labels))
+    head = feat.HeadParams(reg_param=1e-3, max_iter=50, lexicon_weight=0.3)
+    model = feat.build_pipeline(labels, features=TINY_FEATURES, head=head).fit(source_df)
+    # An unseen word of the type ("hurricane" never occurs in training) reaches it through the lexicon.
+    test_df = _texts(spark, [(1, "hurricane"), (2, "tremor")])
+    out = model.transform(test_df)
+    assert {r["id"]: r["predicted_label"] for r in out.collect()} == {1: "hurricane", 2: "earthquake"}
+    assert out.first()["features"].size == TINY_FEATURES.num_features + len(feat.TYPE_LEXICON)
+    model.write().save(str(tmp_path / "m"))
+    after = PipelineModel.load(str(tmp_path / "m")).transform(test_df).select("id", "probability")
+    assert_df_equality(out.select("id", "probability"), after, ignore_row_order=True)

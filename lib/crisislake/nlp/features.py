@@ -11,7 +11,8 @@ Text stages (stateless once fitted, shared by every task)::
 
 Head stages (fitted per task and per validation fold)::
 
-    IDF -> L2 Normalizer -> LogisticRegression (class-weighted) -> IndexToString
+    [VectorSlicer ->] IDF -> L2 Normalizer [-> type lexicon features (disaster_type)]
+    -> LogisticRegression (class-weighted) -> IndexToString
 
 Splitting the two lets training compute the text features once, cache them, and fit only the
 cheap head per fold, and lets ``classify`` featurise a tweet once for every task whose model
@@ -39,6 +40,7 @@ from pyspark.ml.feature import (
     Normalizer,
     RegexTokenizer,
     SQLTransformer,
+    VectorAssembler,
     VectorSlicer,
 )
 
@@ -83,6 +85,10 @@ class HeadParams:
     # Keep only hashed features seen in >= min_groups training groups (events): terms of one
     # event ("sandy", "yolanda", "savar") cannot carry to an unseen event. 1 = keep all.
     min_groups: int = 1
+    # > 0: append one feature per disaster type, this value when the cleaned text names the type
+    # (TYPE_LEXICON), 0 otherwise, after the L2 norm. Words shared by every event of a type
+    # ("typhoon" and "hurricane" alike) then carry to an unseen event. 0 = off.
+    lexicon_weight: float = 0.0
     max_iter: int = 60
     tol: float = 1e-6
 
@@ -176,7 +182,8 @@ def head_stages(
     n_rows: Optional[int] = None,
     keep_features: Optional[List[int]] = None,
 ) -> List:
-    """The unfitted classifier head: [VectorSlicer,] IDF, L2 norm, logistic regression, index -> label.
+    """The unfitted classifier head: [VectorSlicer,] IDF, L2 norm, [type lexicon,] logistic regression,
+    index -> label. The lexicon features (``head.lexicon_weight``) read the text stages' ``cl_text``.
 
     ``n_rows`` (training rows) sets the default regularisation, see :class:`HeadParams`;
     ``keep_features`` (sorted hashed-feature indices) adds a ``VectorSlicer`` keeping only those.
@@ -192,12 +199,44 @@ def head_stages(
     if keep_features is not None:
         slicer = [VectorSlicer(inputCol=tf_col, outputCol=f"{PREFIX}tfk", indices=list(keep_features))]
         tf_col = f"{PREFIX}tfk"
+    lexicon: List = []
+    normed = FEATURES_COL
+    if head.lexicon_weight > 0:
+        normed = f"{PREFIX}norm"
+        lexicon = lexicon_stages(head.lexicon_weight) + [VectorAssembler(
+            inputCols=[normed] + [f"{PREFIX}lex_{name}" for name in TYPE_LEXICON], outputCol=FEATURES_COL)]
     return slicer + [
         IDF(inputCol=tf_col, outputCol=f"{PREFIX}tfidf", minDocFreq=features.min_doc_freq),
-        Normalizer(inputCol=f"{PREFIX}tfidf", outputCol=FEATURES_COL, p=2.0),
+        Normalizer(inputCol=f"{PREFIX}tfidf", outputCol=normed, p=2.0),
+        *lexicon,
         lr,
         IndexToString(inputCol="prediction", outputCol="predicted_label", labels=list(labels)),
     ]
+
+
+# Words naming each disaster type (Java regexes over the cleaned, lower-case text; matched anywhere,
+# so "flood" also finds "flooding" and "floods"). Written from the type definitions in
+# ``tasks.DISASTER_TYPES``, not fitted: one feature per type that fires on every event of it.
+TYPE_LEXICON = {
+    "earthquake": "earthquake|quake|tremor|magnitude|seismic|aftershock|epicent",
+    "flood": "flood|inundat",
+    "hurricane": "hurricane|typhoon|cyclone|tropical storm|landfall|storm surge|superstorm",
+    "wildfire": "wildfire|bushfire|bush fire|forest fire|brush ?fire|grass ?fire",
+    "tornado": "tornado|twister|funnel cloud",
+    "explosion": "explosion|explode|blast",
+    "bombing": "bomb",
+    "shooting": "shooting|shooter|gunman|gunfire|opened fire",
+    "transport_accident": "derail|crash|collision|train|plane|helicopter|accident",
+    "building_collapse": "collapse|rubble",
+}
+
+
+def lexicon_stages(weight: float, text_col: str = f"{PREFIX}text") -> List:
+    """One stage adding ``cl_lex_<type>`` = ``weight`` when ``text_col`` matches the type's
+    :data:`TYPE_LEXICON` pattern, else 0.0 (also for a null text)."""
+    cols = ", ".join(f"CASE WHEN {text_col} RLIKE '{pattern}' THEN {float(weight)!r}D ELSE 0.0D END AS {PREFIX}lex_{name}"
+                     for name, pattern in TYPE_LEXICON.items())
+    return [SQLTransformer(statement=f"SELECT *, {cols} FROM __THIS__")]
 
 
 def fit_text_model(df, text_col: str = "text", params: FeatureParams = FeatureParams()) -> PipelineModel:
