@@ -73,11 +73,26 @@ def generate(n: int) -> int:
     return total
 
 
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
 def _tree(pid: int):
-    """(RSS KiB, {pid: CPU ticks}) of ``pid`` and its descendants (the JVM is a child of the driver)."""
-    rss, cpu, stack = 0, {}, [pid]
+    """(RSS KiB, {pid: CPU ticks}) of ``pid`` and its descendants (the JVM is a child of the driver).
+
+    A JVM child that is still the JVM's executable is a process launch in progress (Hadoop's
+    local file system runs shell commands; posix_spawn shares the JVM's memory until the exec),
+    not a second JVM: its RSS is the JVM's own, so it is left out (counted, it can double the peak).
+    """
+    rss, cpu, stack = 0, {}, [(pid, "")]
     while stack:
-        p = stack.pop()
+        p, parent_exe = stack.pop()
+        exe = _exe(p)
+        if parent_exe and exe == parent_exe and "java" in exe:
+            continue
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
@@ -88,7 +103,7 @@ def _tree(pid: int):
                 cpu[p] = int(fields[11]) + int(fields[12])  # utime + stime
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
+                    stack.extend((int(c), exe) for c in fh.read().split())
         except (OSError, ValueError, IndexError):
             continue
     return rss, cpu
