@@ -16,8 +16,8 @@ CPU-seconds (driver JVM user+sys from /proc, plus this Python process) are print
 fit and for scoring: on this shared machine CPU-seconds are the load-independent figure.
 
 Usage: ``PYTHONPATH=lib .venv/bin/python bench/bench_classify.py`` (``BENCH_SCALE=0.05`` for a
-quick check, ``BENCH_FOLDS`` folds, default 4). The Spark head takes the task's C from
-``train_job.TASK_HEAD_DEFAULTS`` (``BENCH_C=4`` forces one C for every task);
+quick check, ``BENCH_FOLDS`` folds, default 4). The Spark head is the task's as ``train`` fits
+it (``train_job.task_head``: C, lexicon); ``BENCH_C=4`` forces one C for every task;
 ``BENCH_KEEP_RETWEET=0`` deletes the leading "RT @user:" again, as models before 2026-11-28 did;
 ``BENCH_MAX_ITER`` overrides the head's LBFGS iteration cap (to check it converged);
 ``BENCH_LEXICON`` the weight of the disaster-type lexicon features (0 = off; default the task's).
@@ -172,7 +172,7 @@ def main() -> int:
     from crisislake.nlp import features as feat
     from crisislake.nlp.metrics import best_f1_threshold
     from crisislake.nlp.tasks import get_task
-    from crisislake.nlp.train_job import TASK_HEAD_DEFAULTS
+    from crisislake.nlp.train_job import task_head
     from crisislake.nlp.training import (
         TRAIN_ONLY_SOURCES,
         fold_assignment,
@@ -198,11 +198,12 @@ def main() -> int:
     rows_out = []
     for task in TASKS:
         spec = get_task(task)
-        # The task's C as `train` uses it; min_groups variants come from MIN_GROUPS instead.
-        c = float(os.environ.get("BENCH_C") or TASK_HEAD_DEFAULTS.get(task, {}).get("c", feat.HeadParams().c))
-        lexicon = float(os.environ.get("BENCH_LEXICON") or TASK_HEAD_DEFAULTS.get(task, {}).get("lexicon_weight", 0.0))
-        hparams = feat.HeadParams(c=c, max_iter=int(os.environ.get("BENCH_MAX_ITER") or feat.HeadParams().max_iter),
-                                  lexicon_weight=lexicon)
+        # The task's head as `train` fits it (min_groups variants come from MIN_GROUPS instead),
+        # with the BENCH_* overrides.
+        overrides = {field: kind(os.environ[name]) for field, name, kind in (
+            ("c", "BENCH_C", float), ("lexicon_weight", "BENCH_LEXICON", float), ("max_iter", "BENCH_MAX_ITER", int))
+            if os.environ.get(name)}
+        hparams = dataclasses.replace(task_head(task), **overrides)
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
         pdf = data.resolve_conflicts(raw).select("text", "label", "group", "source").toPandas()
         if SCALE < 1.0:

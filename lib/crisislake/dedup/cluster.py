@@ -33,8 +33,7 @@ from pyspark.sql import types as T
 from crisislake.dedup.components import connected_components
 from crisislake.dedup.minhash import LshParams, jaccard, with_signature
 from crisislake.dedup.normalize import normalize_text
-
-SNOWFLAKE_EPOCH_MS = 1288834974657
+from crisislake.tweets.records import TWITTER_EPOCH_MS
 
 TEXT_SCHEMA = T.StructType([
     T.StructField("norm_hash", T.LongType(), False),
@@ -91,7 +90,7 @@ class DedupResult:
 
 def snowflake_ms(id_col: str) -> F.Column:
     """Creation time (epoch ms) encoded in a Twitter snowflake id (ids after Nov 2010)."""
-    return F.shiftright(F.col(id_col).cast("long"), 22) + F.lit(SNOWFLAKE_EPOCH_MS)
+    return F.shiftright(F.col(id_col).cast("long"), 22) + F.lit(TWITTER_EPOCH_MS)
 
 
 def with_norm_text(text_col: str = "text"):

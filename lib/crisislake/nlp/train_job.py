@@ -38,6 +38,12 @@ QUICK_HEAD = feat.HeadParams(max_iter=30)
 TASK_HEAD_DEFAULTS = {"disaster_type": {"min_groups": 2, "lexicon_weight": 0.3}, "relevance": {"c": 0.5}}
 
 
+def task_head(task: str, base: feat.HeadParams = feat.HeadParams()) -> feat.HeadParams:
+    """``base`` with ``task``'s settings from :data:`TASK_HEAD_DEFAULTS`: the head ``train`` fits
+    (and the bench measures)."""
+    return dataclasses.replace(base, **TASK_HEAD_DEFAULTS.get(task, {}))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="all", choices=list(TASKS) + ["all"])
     parser.add_argument("--version", default=None, help="model version folder (default: time + data fingerprint)")
@@ -66,8 +72,7 @@ def train_and_save(
 ) -> Dict[str, object]:
     """Train one task and save it; returns a summary (path, version, validation scores)."""
     spec = get_task(task)
-    head = head or (QUICK_HEAD if quick else feat.HeadParams())
-    head = dataclasses.replace(head, **TASK_HEAD_DEFAULTS.get(task, {}))
+    head = task_head(task, head or (QUICK_HEAD if quick else feat.HeadParams()))
     features = feat.FeatureParams()
     raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "")
     resolved = data.resolve_conflicts(raw)
