@@ -109,7 +109,6 @@ def spark_fit(ctx, exclude_folds):
     """Fit the Spark head on the cached features of every fold but ``exclude_folds``."""
     from crisislake.nlp import features as feat
     from crisislake.nlp.training import features_in_groups, with_class_weights
-    from pyspark.ml import Pipeline
     from pyspark.sql import functions as F
 
     counts = ctx.pdf[~ctx.pdf["fold"].isin(exclude_folds)]["label"].value_counts().to_dict()
@@ -118,9 +117,9 @@ def spark_fit(ctx, exclude_folds):
             features_in_groups(ctx.group_features.where(~F.col("fold").isin(*exclude_folds)), ctx.min_groups)
             if ctx.group_features is not None else None)
     train_sdf = ctx.sdf.where(~F.col("fold").isin(*exclude_folds)).transform(with_class_weights(counts))
-    return Pipeline(stages=feat.head_stages(
+    return feat.fit_head(feat.head_stages(
         ctx.spec.labels, ctx.fparams, ctx.hparams, weight_col="weight", n_rows=int(sum(counts.values())),
-        keep_features=keep)).fit(train_sdf)
+        keep_features=keep), train_sdf)
 
 
 def spark_predict(sdf, fitted, fold, pos):

@@ -245,3 +245,28 @@ def test_head_with_lexicon_appends_one_feature_per_type_and_survives_save_and_lo
     model.write().save(str(tmp_path / "m"))
     after = PipelineModel.load(str(tmp_path / "m")).transform(test_df).select("id", "probability")
     assert_df_equality(out.select("id", "probability"), after, ignore_row_order=True)
+
+
+def test_fit_head_fits_what_a_pipeline_fits_and_frees_its_checkpoint(spark):
+    labels = ["earthquake", "flood", "hurricane"]
+    rows = [("the quake shook the city", "earthquake"), ("earthquake damage downtown", "earthquake"),
+            ("flood water in the streets", "flood"), ("river flooding near homes", "flood"),
+            ("typhoon winds tonight", "hurricane"), ("cyclone warning issued", "hurricane")]
+    source_df = spark.createDataFrame(rows, TRAIN_SCHEMA).transform(with_label_index(labels))
+    prepared = feat.fit_text_model(source_df, "text", TINY_FEATURES).transform(source_df)
+    head = feat.HeadParams(reg_param=1e-3, max_iter=50, lexicon_weight=0.3)
+    persisted = set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+
+    ours = feat.fit_head(feat.head_stages(labels, TINY_FEATURES, head), prepared)
+
+    assert set(spark.sparkContext._jsc.getPersistentRDDs().keySet()) == persisted
+    theirs = Pipeline(stages=feat.head_stages(labels, TINY_FEATURES, head)).fit(prepared)
+    assert [type(s).__name__ for s in ours.stages] == [type(s).__name__ for s in theirs.stages]
+    test_df = feat.fit_text_model(source_df, "text", TINY_FEATURES).transform(
+        _texts(spark, [(1, "hurricane"), (2, "tremor"), (3, "flood")]))
+    got = {r["id"]: (r["predicted_label"], r["probability"].toArray()) for r in ours.transform(test_df).collect()}
+    want = {r["id"]: (r["predicted_label"], r["probability"].toArray()) for r in theirs.transform(test_df).collect()}
+    assert {i: lab for i, (lab, _) in got.items()} == {1: "hurricane", 2: "earthquake", 3: "flood"}
+    for i, (label, prob) in want.items():
+        assert got[i][0] == label
+        assert got[i][1] == pytest.approx(prob, abs=1e-6)

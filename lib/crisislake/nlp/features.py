@@ -244,6 +244,44 @@ def fit_text_model(df, text_col: str = "text", params: FeatureParams = FeaturePa
     return Pipeline(stages=text_stages(text_col, params)).fit(df.limit(10))
 
 
+def fit_head(stages: List, df) -> PipelineModel:
+    """Fit head stages on ``df``, the logistic regression on a lineage-free copy of its input.
+
+    Every LBFGS iteration is a Spark job whose task binary carries the input's whole plan: the
+    fitted IDF vector (2 MB for 2^18 features) and, with the type lexicon, ``VectorAssembler``'s
+    name for every slot of its output in the column metadata (3.5 MB for 100,000 slots). So the
+    stages before the classifier are fitted and applied once, the classifier's input (features,
+    label, weight; metadata dropped) is kept with ``localCheckpoint``, and the classifier reads
+    that. The fitted model is the same as ``Pipeline(stages).fit(df)``'s.
+    """
+    at = next(i for i, stage in enumerate(stages) if isinstance(stage, LogisticRegression))
+    lr = stages[at]
+    before = Pipeline(stages=stages[:at]).fit(df)
+    extra = [lr.getLabelCol()] + ([lr.getWeightCol()] if lr.isDefined("weightCol") else [])
+    applied = before.transform(df)
+    jdf = applied.select(_plain(applied, lr.getFeaturesCol()), *extra)._jdf.localCheckpoint(True)
+    from pyspark.sql import DataFrame
+
+    checkpointed = DataFrame(jdf, df.sparkSession)
+    try:
+        lr_model = lr.fit(checkpointed)
+    finally:
+        # The checkpoint's blocks would otherwise stay until the driver's GC lets the cleaner go.
+        jdf.queryExecution().logical().rdd().unpersist(False)
+    return PipelineModel(stages=list(before.stages) + [lr_model] + list(stages[at + 1:]))
+
+
+def _plain(df, name: str):
+    """Column ``name`` of ``df`` with its ML metadata cut to the vector size.
+
+    ``VectorAssembler`` names every slot (100,000 names for the TF-IDF + lexicon vector); the
+    classifier needs none of them. An empty metadata would not do: Spark drops an alias that only
+    empties the metadata, and the old metadata comes back.
+    """
+    size = df.schema[name].metadata.get("ml_attr", {}).get("num_attrs")
+    return df[name].alias(name, metadata={"ml_attr": {"num_attrs": size}}) if size else df[name]
+
+
 def combine(text_model: PipelineModel, head_model: PipelineModel) -> PipelineModel:
     """One saveable PipelineModel of the fitted text stages followed by the fitted head."""
     return PipelineModel(stages=list(text_model.stages) + list(head_model.stages))

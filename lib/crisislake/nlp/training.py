@@ -11,7 +11,7 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from pyspark import StorageLevel
-from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -187,18 +187,19 @@ def train_task(
     if head.min_groups > 1:
         group_features = prepared.transform(with_group_features()).persist(StorageLevel.MEMORY_AND_DISK)
 
-    def head_pipeline(exclude_fold: Optional[int]) -> Pipeline:
+    def fit_head(exclude_fold: Optional[int]) -> PipelineModel:
         # Regularisation from the full row count (a holdout fit sees ~3/4 of it: close enough).
         keep = (features_in_groups(group_features, head.min_groups, exclude_fold)
                 if group_features is not None else None)
-        return Pipeline(stages=feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows,
-                                                keep_features=keep))
+        stages = feat.head_stages(spec.labels, features, head, weight_col="weight", n_rows=n_rows, keep_features=keep)
+        rows = prepared if exclude_fold is None else prepared.where(F.col("fold") != exclude_fold)
+        return feat.fit_head(stages, rows)
 
     val_folds = list(range(k)) if cv else [0]
     oof_parts = []
     head_model = None
     for fold in val_folds:
-        fitted = head_pipeline(fold).fit(prepared.where(F.col("fold") != fold))
+        fitted = fit_head(fold)
         oof_parts.append(fitted.transform(prepared.where(F.col("fold") == fold)))
         head_model = fitted
         log.info("%s: fold %d/%d fitted", spec.name, fold + 1, k)
@@ -238,7 +239,7 @@ def train_task(
         metrics.update(precision_at_decision=round(p, 6), recall_at_decision=round(r, 6))
 
     if refit:
-        head_model = head_pipeline(None).fit(prepared)
+        head_model = fit_head(None)
     prepared.unpersist()
     if group_features is not None:
         group_features.unpersist()
