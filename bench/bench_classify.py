@@ -171,6 +171,7 @@ def main() -> int:
     from crisislake.nlp import features as feat
     from crisislake.nlp.metrics import best_f1_threshold
     from crisislake.nlp.tasks import get_task
+    from crisislake.nlp.text import looks_non_english
     from crisislake.nlp.train_job import task_head
     from crisislake.nlp.training import (
         TRAIN_ONLY_SOURCES,
@@ -204,7 +205,9 @@ def main() -> int:
             if os.environ.get(name)}
         hparams = dataclasses.replace(task_head(task), **overrides)
         raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
-        pdf = data.resolve_conflicts(raw).select("text", "label", "group", "source").toPandas()
+        # English texts only, as `train` keeps (text.looks_non_english).
+        pdf = (data.resolve_conflicts(raw).where(~looks_non_english("text"))
+               .select("text", "label", "group", "source").toPandas())
         if SCALE < 1.0:
             pdf = pdf.sample(frac=max(SCALE, 0.05), random_state=1)
         stats = pdf.groupby("group").agg(n=("label", "size"), n_labels=("label", "nunique"),

@@ -49,7 +49,7 @@ def dump_split(tasks, data_dir: Path) -> None:
     from crisislake.config import load_config
     from crisislake.nlp import data
     from crisislake.nlp.tasks import get_task
-    from crisislake.nlp.text import clean_text
+    from crisislake.nlp.text import clean_text, looks_non_english
     from crisislake.nlp.training import TRAIN_ONLY_SOURCES, fold_assignment
     from crisislake.session import build_spark
 
@@ -60,7 +60,9 @@ def dump_split(tasks, data_dir: Path) -> None:
         for task in tasks:
             spec = get_task(task)
             raw, _ = data.load_training_data(spark, spec, config.models.extra_training_dir)
-            pdf = data.resolve_conflicts(raw).select("text", "label", "group", "source").toPandas()
+            # English texts only, as `train` keeps (text.looks_non_english).
+            pdf = (data.resolve_conflicts(raw).where(~looks_non_english("text"))
+                   .select("text", "label", "group", "source").toPandas())
             stats = pdf.groupby("group").agg(n=("label", "size"), n_labels=("label", "nunique"),
                                              label=("label", "first"), source=("source", "min"))
             single = not spec.binary and (stats["n_labels"] == 1).all()

@@ -68,3 +68,41 @@ def is_unknown_text(text_col: str, lang_col: Optional[str] = None) -> Column:
         lang_l = F.lower(F.trim(lang))
         unknown = unknown | (lang.isNotNull() & ~lang_l.isin("en", "und", "", "qme", "qht", "zxx", "art"))
     return unknown
+
+
+# Tagalog function words (Spark ML has no Tagalog stop-word list): written here from the grammar's
+# markers and pronouns; 7-20% of the 2012-13 Philippine flood tweets are in Tagalog or Taglish.
+TAGALOG_FUNCTION_WORDS = (
+    "ang ng mga sa na ay si ni kay nang po ako ko mo ka kami tayo sila siya namin natin nila "
+    "ito iyan yan yung dito diyan doon may wala walang hindi pag kung kasi talaga naman lang pa ba "
+    "din rin nga").split()
+# Snowball stop-word lists that ship with Spark ML, for the other languages CrisisLex's tweets are in.
+OTHER_STOP_WORD_LANGUAGES = ("italian", "spanish", "portuguese", "french", "german", "dutch")
+
+
+def looks_non_english(text_col: str) -> Column:
+    """True when the cleaned text holds at least two distinct function words of another
+    language (Italian, Spanish, Portuguese, French, German, Dutch, Tagalog) and more of them than
+    English ones. One-letter words do not count, and a word in both lists counts as English.
+
+    For training data, which has no tweet ``lang``: the classifiers are for English tweets (a
+    tweet whose ``lang`` is another language is labelled ``unknown``, see
+    :func:`is_unknown_text`), and a held-out Italian flood tweet scored by the words the Italian
+    earthquake tweets taught the model measures the language, not the disaster. Needs a
+    SparkContext (the lists come from the JVM).
+
+    Measured on the relevance training data (2026-11-28): flags 11% of the CrisisLex rows (43-85%
+    of the Costa Rica, Guatemala, Italy, Sardinia, Venezuela, Brazil, Spain and Lac-Megantic
+    events, 0-1% of the US, UK, Australian and Canadian ones) and 0.2% of Kaggle's rows.
+    """
+    from pyspark.ml.feature import StopWordsRemover
+
+    english = set(StopWordsRemover.loadDefaultStopWords("english"))
+    other = set(TAGALOG_FUNCTION_WORDS)
+    for language in OTHER_STOP_WORD_LANGUAGES:
+        other.update(StopWordsRemover.loadDefaultStopWords(language))
+    other -= english
+    words = F.array_distinct(F.filter(F.split(clean_text(text_col), r"[^\p{L}]+"), lambda w: F.length(w) > 1))
+    n_english = F.size(F.array_intersect(words, F.array(*[F.lit(w) for w in sorted(english)])))
+    n_other = F.size(F.array_intersect(words, F.array(*[F.lit(w) for w in sorted(other)])))
+    return (n_other >= 2) & (n_other > n_english)

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import logging
+from pathlib import Path
 from typing import Dict, List, Optional
 
 from pyspark.sql import SparkSession
@@ -21,6 +22,7 @@ from crisislake.config import Config
 from crisislake.nlp import data, model_store, training
 from crisislake.nlp import features as feat
 from crisislake.nlp.tasks import TASKS, get_task
+from crisislake.nlp.text import looks_non_english
 from crisislake.runs import run_step
 
 log = logging.getLogger(__name__)
@@ -69,31 +71,38 @@ def train_and_save(
     spark: SparkSession, config: Config, task: str, version: Optional[str] = None, quick: bool = False,
     folds: int = 4, target_precision: Optional[float] = None, head: Optional[feat.HeadParams] = None,
     use_extra: bool = True, make_default: bool = True, holdout: bool = False, cv: bool = False,
+    bundled_dir: Path = data.BUNDLED_DIR,
 ) -> Dict[str, object]:
-    """Train one task and save it; returns a summary (path, version, validation scores)."""
+    """Train one task and save it; returns a summary (path, version, validation scores).
+
+    ``bundled_dir``: the bundled training files (``data/training``; tests pass a small copy)."""
     spec = get_task(task)
     head = task_head(task, head or (QUICK_HEAD if quick else feat.HeadParams()))
     features = feat.FeatureParams()
-    raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "")
-    resolved = data.resolve_conflicts(raw)
+    raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "",
+                                         bundled_dir)
+    # The classifiers are for English tweets: texts in another language are counted, not trained on.
+    resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text"))
     if quick:
         # Deterministic per-row sample, so the quick model is reproducible.
         n = resolved.count()
         if n > QUICK_MAX_ROWS:
             resolved = resolved.where((F.abs(F.hash("dedup_key")) % 1000) < int(1000 * QUICK_MAX_ROWS / n))
     resolved = resolved.cache()
-    n_raw, n_unique = raw.count(), resolved.count()
+    n_raw = raw.count()
+    n_unique, n_non_english = resolved.agg(F.count(F.lit(1)), F.count(F.when(F.col("non_english"), 1))).first()
+    english = resolved.where(~F.col("non_english")).drop("non_english")
     settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds, "features": features.to_dict(),
                 "head": head.to_dict(), "target_precision": target_precision}
     fp = data.fingerprint(files, settings)
     version = version or model_store.new_version(fp)
-    model, metrics = training.train_task(spec, resolved, features, head, folds, cv=cv, refit=not holdout,
+    model, metrics = training.train_task(spec, english, features, head, folds, cv=cv, refit=not holdout,
                                          target_precision=target_precision)
     resolved.unpersist()
     metrics.update(
         task=task, version=version, labels=spec.labels, positive_label=spec.positive,
         training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
-                       "dropped_duplicates_or_conflicts": n_raw - n_unique},
+                       "dropped_duplicates_or_conflicts": n_raw - n_unique, "dropped_non_english": n_non_english},
         features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout, cv=cv,
         model=(f"{'Spark NLP Tokenizer/Normalizer' if features.tokenizer == 'sparknlp' else 'RegexTokenizer'} + "
                f"word 1-2-gram & char {'/'.join(map(str, features.char_ngrams))}-gram HashingTF + IDF + "
