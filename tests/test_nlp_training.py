@@ -55,6 +55,7 @@ def test_train_fits_and_saves_a_model_of_the_english_unique_texts(spark, config,
     assert metrics["training_data"]["rows_read"] == 36
     assert metrics["training_data"]["dropped_duplicates_or_conflicts"] == 1
     assert metrics["training_data"]["dropped_non_english"] == 3
+    assert metrics["training_data"]["english_texts"] == 32
     assert metrics["n_train"] == 32
     assert metrics["head"]["lexicon_weight"] == 0.3
     assert sorted(metrics["groups"]) == ["2012_north_quake", "2013_river_floods", "2013_south_quake",

@@ -82,16 +82,14 @@ def train_and_save(
     raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "",
                                          bundled_dir)
     # The classifiers are for English tweets: texts in another language are counted, not trained on.
-    resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text"))
-    if quick:
-        # Deterministic per-row sample, so the quick model is reproducible.
-        n = resolved.count()
-        if n > QUICK_MAX_ROWS:
-            resolved = resolved.where((F.abs(F.hash("dedup_key")) % 1000) < int(1000 * QUICK_MAX_ROWS / n))
-    resolved = resolved.cache()
+    resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text")).cache()
     n_raw = raw.count()
     n_unique, n_non_english = resolved.agg(F.count(F.lit(1)), F.count(F.when(F.col("non_english"), 1))).first()
     english = resolved.where(~F.col("non_english")).drop("non_english")
+    if quick and n_unique - n_non_english > QUICK_MAX_ROWS:
+        # Deterministic per-row sample, so the quick model is reproducible.
+        share = int(1000 * QUICK_MAX_ROWS / (n_unique - n_non_english))
+        english = english.where((F.abs(F.hash("dedup_key")) % 1000) < share)
     settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds, "features": features.to_dict(),
                 "head": head.to_dict(), "target_precision": target_precision}
     fp = data.fingerprint(files, settings)
@@ -102,7 +100,8 @@ def train_and_save(
     metrics.update(
         task=task, version=version, labels=spec.labels, positive_label=spec.positive,
         training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
-                       "dropped_duplicates_or_conflicts": n_raw - n_unique, "dropped_non_english": n_non_english},
+                       "dropped_duplicates_or_conflicts": n_raw - n_unique, "dropped_non_english": n_non_english,
+                       "english_texts": n_unique - n_non_english},
         features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout, cv=cv,
         model=(f"{'Spark NLP Tokenizer/Normalizer' if features.tokenizer == 'sparknlp' else 'RegexTokenizer'} + "
                f"word 1-2-gram & char {'/'.join(map(str, features.char_ngrams))}-gram HashingTF + IDF + "
