@@ -43,6 +43,7 @@ from pyspark.ml.feature import (
     VectorAssembler,
     VectorSlicer,
 )
+from pyspark.sql import DataFrame
 
 from crisislake.nlp.text import clean_text_sql
 
@@ -260,13 +261,11 @@ def fit_head(stages: List, df) -> PipelineModel:
     extra = [lr.getLabelCol()] + ([lr.getWeightCol()] if lr.isDefined("weightCol") else [])
     applied = before.transform(df)
     jdf = applied.select(_plain(applied, lr.getFeaturesCol()), *extra)._jdf.localCheckpoint(True)
-    from pyspark.sql import DataFrame
-
-    checkpointed = DataFrame(jdf, df.sparkSession)
     try:
-        lr_model = lr.fit(checkpointed)
+        lr_model = lr.fit(DataFrame(jdf, df.sparkSession))
     finally:
-        # The checkpoint's blocks would otherwise stay until the driver's GC lets the cleaner go.
+        # Free the checkpoint's blocks now (the plan is Spark 3.5's LogicalRDD over the checkpointed
+        # RDD); otherwise they stay until the driver's GC lets Spark's cleaner drop them.
         jdf.queryExecution().logical().rdd().unpersist(False)
     return PipelineModel(stages=list(before.stages) + [lr_model] + list(stages[at + 1:]))
 
