@@ -254,6 +254,10 @@ def fit_head(stages: List, df) -> PipelineModel:
     stages before the classifier are fitted and applied once, the classifier's input (features,
     label, weight; metadata dropped) is kept with ``localCheckpoint``, and the classifier reads
     that. The fitted model is the same as ``Pipeline(stages).fit(df)``'s.
+
+    A local checkpoint lives in executor storage, like a cache. On a cluster with dynamic
+    allocation that is safe as long as ``spark.dynamicAllocation.cachedExecutorIdleTimeout`` keeps
+    its default (infinite: executors holding blocks are not removed), which we do not change.
     """
     at = next(i for i, stage in enumerate(stages) if isinstance(stage, LogisticRegression))
     lr = stages[at]
