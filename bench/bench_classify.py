@@ -226,7 +226,7 @@ def main() -> int:
             text_model = feat.fit_text_model(spark.createDataFrame(pdf[["text"]].head(10)), "text", fparams)
             featurised = text_model.transform(spark.createDataFrame(pdf[["text", "label", "group", "fold"]]))
             sdf = (featurised.transform(with_label_index(spec.labels))
-                   .select("label", "label_idx", "fold", f"{feat.PREFIX}tf", f"{feat.PREFIX}text")
+                   .select("label", "label_idx", "fold", *feat.head_input_columns(hparams))
                    .persist(StorageLevel.MEMORY_AND_DISK))
             sdf.count()
         for min_groups in MIN_GROUPS.get(task, [1]):

@@ -215,6 +215,11 @@ def head_stages(
     ]
 
 
+def head_input_columns(head: HeadParams) -> List[str]:
+    """The text-stage columns :func:`head_stages` reads: ``cl_tf``, and ``cl_text`` for the lexicon."""
+    return [f"{PREFIX}tf"] + ([f"{PREFIX}text"] if head.lexicon_weight > 0 else [])
+
+
 # Words naming each disaster type (Java regexes over the cleaned, lower-case text; matched anywhere,
 # so "flood" also finds "flooding" and "floods"). Written from the type definitions in
 # ``tasks.DISASTER_TYPES``, not fitted: one feature per type that fires on every event of it.

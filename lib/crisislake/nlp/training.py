@@ -179,8 +179,7 @@ def train_task(
                 .transform(with_label_index(spec.labels))
                 .transform(with_class_weights({lab: label_counts[lab] for lab in labels_present}))
                 .withColumn("fold", fold_map[F.col("group")])
-                .select("label", "label_idx", "weight", "group", "source", "fold", f"{feat.PREFIX}tf",
-                        *([f"{feat.PREFIX}text"] if head.lexicon_weight > 0 else []))
+                .select("label", "label_idx", "weight", "group", "source", "fold", *feat.head_input_columns(head))
                 .persist(StorageLevel.MEMORY_AND_DISK))
     n_rows = prepared.count()
     group_features = None
