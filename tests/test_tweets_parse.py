@@ -213,3 +213,24 @@ def test_a_value_no_rule_foresaw_quarantines_only_its_record(spark):
     actual = records(spark, huge, fine).select("source_line", "reason").collect()
     assert sorted((r.source_line, r.reason) for r in actual) == [
         (1, "unreadable tweet (OverflowError: int too large to convert to float)"), (2, None)]
+
+
+def test_a_single_object_whose_text_holds_a_firehose_like_boundary_stays_one_record(spark):
+    line = v1(100000000000000021, 'looks like }{"id": 5} but is text')
+    actual = records(spark, line).select("tweet_id", "text", "reason").collect()
+    assert [(r.tweet_id, r.text, r.reason) for r in actual] == [
+        (100000000000000021, 'looks like }{"id": 5} but is text', None)]
+
+
+def test_parse_created_at_gives_the_same_answers_when_its_memory_fills_up():
+    from crisislake.tweets import records as parse
+
+    dates = [f"Mon Apr 15 {h}:{m:02d}:{s:02d} +0000 2013" for h in (18, 19) for m in range(60) for s in range(60)] * 2
+    dates += ["Mon Feb 30 18:50:12 +0000 2013", "yesterday"] * 2
+    assert len(set(dates)) > parse._DATES_MAX
+    got = [parse.parse_created_at(d) for d in dates]
+    assert got == [parse._parse_created_at(d) for d in dates]
+    assert got[61] == 1365984000000000 + (18 * 3600 + 61) * 1_000_000  # 2013-04-15 18:01:01 UTC
+    assert got[-4:] == [None, None, None, None]
+    assert len(parse._DATES) <= parse._DATES_MAX
+
