@@ -234,3 +234,41 @@ def test_parse_created_at_gives_the_same_answers_when_its_memory_fills_up():
     assert got[-4:] == [None, None, None, None]
     assert len(parse._DATES) <= parse._DATES_MAX
 
+
+@pytest.mark.skipif(not ((3, 10) <= __import__("sys").version_info[:2] <= (3, 11)),
+                    reason="only Python 3.10 and 3.11 rescan zip archives on importlib.invalidate_caches()")
+def test_zip_archives_on_the_path_are_rescanned_only_when_they_change(tmp_path, monkeypatch):
+    import importlib
+    import sys
+    import zipfile
+    import zipimport
+
+    from crisislake.tweets.records import skip_unchanged_zip_rescans
+
+    archive = tmp_path / "mods.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("crisislake_zip_probe_a.py", "VALUE = 'a'\n")
+    monkeypatch.syspath_prepend(str(archive))
+    monkeypatch.setattr(zipimport.zipimporter, "invalidate_caches", zipimport.zipimporter.invalidate_caches)
+    scans = []
+    read_directory = zipimport._read_directory
+    monkeypatch.setattr(zipimport, "_read_directory", lambda path: scans.append(path) or read_directory(path))
+    assert importlib.import_module("crisislake_zip_probe_a").VALUE == "a"
+
+    def rescans_by(action):
+        before = scans.count(str(archive))
+        action()
+        return scans.count(str(archive)) - before
+
+    assert rescans_by(importlib.invalidate_caches) == 1  # Python's own behaviour: every call rescans
+    skip_unchanged_zip_rescans()
+    skip_unchanged_zip_rescans()  # installing twice wraps once
+    assert rescans_by(importlib.invalidate_caches) == 1  # the first call after installing scans
+    assert rescans_by(lambda: [importlib.invalidate_caches() for _ in range(3)]) == 0
+
+    with zipfile.ZipFile(archive, "a") as z:
+        z.writestr("crisislake_zip_probe_b.py", "VALUE = 'b'\n")
+    assert rescans_by(importlib.invalidate_caches) == 1
+    assert importlib.import_module("crisislake_zip_probe_b").VALUE == "b"
+    for name in ("crisislake_zip_probe_a", "crisislake_zip_probe_b"):
+        sys.modules.pop(name, None)
