@@ -272,3 +272,14 @@ def test_zip_archives_on_the_path_are_rescanned_only_when_they_change(tmp_path, 
     assert importlib.import_module("crisislake_zip_probe_b").VALUE == "b"
     for name in ("crisislake_zip_probe_a", "crisislake_zip_probe_b"):
         sys.modules.pop(name, None)
+
+
+def test_arrow_columns_reach_python_unchanged_nulls_included():
+    import pyarrow as pa
+    from crisislake.tweets.records import _python_values
+
+    columns = [pa.array(["a", None, "é"]), pa.array([1, None, 2**62], pa.int64()), pa.array([7, 8, 9], pa.int64()),
+               pa.array([None, None, None], pa.string())]
+    values = [_python_values(c) for c in columns]
+    assert values == [["a", None, "é"], [1, None, 2**62], [7, 8, 9], [None, None, None]]
+    assert all(type(v) is int for v in values[2])
