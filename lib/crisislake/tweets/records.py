@@ -1,9 +1,9 @@
 """Raw lines -> one ``curated/tweets`` row (or quarantine reason) per tweet, in Python workers.
 
 ``parse_batches`` is the body of one ``mapInArrow`` over the lines the readers produce
-(:data:`crisislake.tweets.io.LINE_SCHEMA`): it splits Firehose lines into objects, parses each
-object once (``orjson`` when installed, else the standard library's ``json``), expands v2
-responses into their tweets, picks out the contract's fields of either API version and decides
+(:data:`crisislake.tweets.io.LINE_SCHEMA`): it parses each line (``orjson`` when installed,
+else the standard library's ``json``), splits a line that does not parse whole into its Firehose
+objects and parses those, expands v2 responses into their tweets, picks out the contract's fields of either API version and decides
 the quarantine reason. The raw JSON goes back to the JVM only for bad records, so what crosses
 back is the narrow tweet rows.
 
