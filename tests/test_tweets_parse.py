@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 
 import pytest
 from chispa import assert_df_equality
@@ -235,11 +236,10 @@ def test_parse_created_at_gives_the_same_answers_when_its_memory_fills_up():
     assert len(parse._DATES) <= parse._DATES_MAX
 
 
-@pytest.mark.skipif(not ((3, 10) <= __import__("sys").version_info[:2] <= (3, 11)),
+@pytest.mark.skipif(not ((3, 10) <= sys.version_info[:2] <= (3, 11)),
                     reason="only Python 3.10 and 3.11 rescan zip archives on importlib.invalidate_caches()")
 def test_zip_archives_on_the_path_are_rescanned_only_when_they_change(tmp_path, monkeypatch):
     import importlib
-    import sys
     import zipfile
     import zipimport
 
