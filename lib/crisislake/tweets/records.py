@@ -489,15 +489,11 @@ def _loaded(payload: str, loads) -> Any:
         return _UNPARSEABLE
 
 
-def object_records(payload: str, loads=json.loads) -> List[Record]:
-    """``(row, reason, position)`` per tweet of one JSON object: one for a tweet or a bad
-    object, one per element of a v2 response's ``data``. ``position`` says "tweet k of n" when
-    a response holds several (quarantine rows stay unique per file, line and reason)."""
-    return _parsed_records(_loaded(payload, loads))
-
-
 def _parsed_records(record: Any) -> List[Record]:
-    """:func:`object_records` of a parsed object (``_UNPARSEABLE`` when it did not parse)."""
+    """``(row, reason, position)`` per tweet of one parsed JSON object (``_UNPARSEABLE`` when it
+    did not parse): one for a tweet or a bad object, one per element of a v2 response's ``data``.
+    ``position`` says "tweet k of n" when a response holds several (quarantine rows stay unique
+    per file, line and reason)."""
     if record is _UNPARSEABLE:
         return [(None, MALFORMED, "")]
     if record is None:
