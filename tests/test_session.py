@@ -10,6 +10,7 @@ from crisislake.session import (
     parse_java_major,
     resolve_jvm_packages,
     spark_conf,
+    temporary_conf,
 )
 
 
@@ -87,3 +88,17 @@ def test_session_has_delta_and_spark_nlp_on_the_classpath(spark):
     assert DocumentAssembler()._java_obj.getClass().getName() == "com.johnsnowlabs.nlp.DocumentAssembler"
     assert isinstance(spark.sparkContext._jvm.org.apache.hadoop.fs.s3a.S3AFileSystem, JavaClass)
     assert os.environ.get("AWS_ACCESS_KEY_ID") == "testing"
+
+
+def test_temporary_conf_restores_a_set_value_and_unsets_one_that_was_unset_even_on_error(spark):
+    conf = spark.conf
+    conf.set("spark.sql.files.maxRecordsPerFile", "7")
+    conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    default = conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    with pytest.raises(RuntimeError):
+        with temporary_conf(spark, {"spark.sql.files.maxRecordsPerFile": "9", "spark.sql.execution.arrow.maxRecordsPerBatch": "5"}):
+            assert (conf.get("spark.sql.files.maxRecordsPerFile"), conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")) == ("9", "5")
+            raise RuntimeError("the block failed")
+    assert conf.get("spark.sql.files.maxRecordsPerFile") == "7"
+    assert conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") == default == "10000"
+    conf.unset("spark.sql.files.maxRecordsPerFile")

@@ -16,8 +16,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, List, Mapping, Optional, Sequence
 
 from crisislake.config import SparkSettings
 
@@ -209,6 +210,26 @@ def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> Spar
         raise SparkRuntimeError(f"Spark failed to start ({type(exc).__name__}: {str(exc)[:300]})") from exc
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+@contextmanager
+def temporary_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set these SQL settings of ``spark`` while inside; each goes back to what it was (or unset).
+
+    Settings are read when a query is planned or run, so every action that should see them
+    must run inside the block."""
+    conf = spark.conf
+    before = {key: conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                conf.unset(key)
+            else:
+                conf.set(key, value)
 
 
 def _prefetch_main() -> int:

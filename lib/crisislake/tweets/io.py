@@ -14,8 +14,7 @@ and quarantines the damaged tail.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from pyspark.sql import DataFrame
@@ -23,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from crisislake import delta_io, storage
+from crisislake.session import temporary_conf
 from crisislake.tweets import decode
 from crisislake.tweets.schemas import TWEETS_SCHEMA
 from crisislake.tweets.transforms import richness_sql
@@ -82,24 +82,14 @@ TWEETS_TABLE_PROPERTIES = {
 _INDEX_BITS = 33  # monotonically_increasing_id(): partition index << 33 | row index in partition
 
 
-@contextmanager
-def one_file_per_partition(spark: SparkSession) -> Iterator[None]:
-    """While inside, file scans put every file (or split) in a partition of its own.
+def one_file_per_partition(spark: SparkSession):
+    """A context inside which file scans put every file (or split) in a partition of its own.
 
     Spark packs small files together unless a file's "open cost" exceeds the split size; the
     setting is read when a query is planned, so every action over :func:`read_json_lines`
     must run inside this block (or after an eager checkpoint taken inside it).
     """
-    key = "spark.sql.files.openCostInBytes"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, str(_max_split_bytes(spark) + 1))
-    try:
-        yield
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
+    return temporary_conf(spark, {"spark.sql.files.openCostInBytes": str(_max_split_bytes(spark) + 1)})
 
 
 def _max_split_bytes(spark: SparkSession) -> int:

@@ -23,6 +23,7 @@ from pyspark.sql import types as T
 from crisislake import delta_io, storage
 from crisislake.config import Config
 from crisislake.runs import run_step
+from crisislake.session import temporary_conf
 from crisislake.warehouse import model as m
 from crisislake.warehouse import transforms as tr
 from crisislake.warehouse.manifest import MANIFEST_NAME, build_manifest, export_dir, manifest_url_for
@@ -197,20 +198,13 @@ def write_export(
     files and bytes written.
     """
     n_files = file_count(rows, estimated_row_bytes(table), slice_count, target_file_mb)
-    conf = spark.conf
-    saved = {k: conf.get(k, None) for k in (
-        "spark.sql.parquet.outputTimestampType", "spark.sql.parquet.writeLegacyFormat")}
-    conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")  # never INT96
-    conf.set("spark.sql.parquet.writeLegacyFormat", "true")  # decimals as FIXED_LEN_BYTE_ARRAY
-    try:
+    parquet_for_redshift = {
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # never INT96
+        "spark.sql.parquet.writeLegacyFormat": "true",  # decimals as FIXED_LEN_BYTE_ARRAY
+    }
+    with temporary_conf(spark, parquet_for_redshift):
         (df.repartition(n_files).sortWithinPartitions(*table.sortkey)
          .write.mode("overwrite").option("compression", "snappy").parquet(out_dir))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                conf.unset(k)
-            else:
-                conf.set(k, v)
     sizes = storage.file_sizes(spark, out_dir, recursive=False)
     sized = [(manifest_url_for(u), size) for u, size in storage.data_files(sizes).items() if u.endswith(".parquet")]
     manifest = build_manifest(sized)
