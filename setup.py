@@ -22,7 +22,7 @@ setup(
         "boto3==1.44.8",
     ],
     extras_require={
-        "local": ["numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0", "orjson==3.11.4", "psycopg[binary]==3.3.9", "requests==2.34.2"],
+        "local": ["numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0", "orjson==3.11.4", "msgspec==0.20.0", "psycopg[binary]==3.3.9", "requests==2.34.2"],
     },
     entry_points={"console_scripts": ["crisislake=crisislake.cli:main"]},
 )

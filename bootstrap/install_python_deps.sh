@@ -22,6 +22,7 @@ ALL_NODES=(
   "tzdata==2026.6"
   "pyarrow==17.0.0"
   "orjson==3.11.4"
+  "msgspec==0.20.0"
   "delta-spark==3.3.2"
   "importlib_metadata==10.2.0"
   "zipp==4.1.2"
@@ -59,7 +60,7 @@ main() {
     mkdir -p "$WORKDIR"
   fi
   # delta and sparknlp import pyspark, which EMR installs after bootstrap actions; check the rest.
-  "$PYTHON" -c 'import numpy, pandas, pyarrow, orjson'
+  "$PYTHON" -c 'import numpy, pandas, pyarrow, orjson, msgspec'
 }
 
 main "$@"

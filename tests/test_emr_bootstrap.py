@@ -33,7 +33,7 @@ def test_bootstrap_is_strict_bash():
 def test_bootstrap_pins_every_pip_package():
     text = SCRIPT.read_text()
     quoted = re.findall(r'^\s+"([^"]+)"$', text, flags=re.MULTILINE)
-    assert len(quoted) == 21
+    assert len(quoted) == 22
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", item) for item in quoted), quoted
 
 

@@ -183,3 +183,17 @@ def test_only_damaged_gzip_files_are_routed_to_the_python_reader(spark, tmp_path
     damaged = io.damaged_gzip_files(spark, [str(good), str(cut), str(fake), str(tmp_path / "plain.json")])
     assert sorted(damaged) == [str(cut), str(fake)]
     assert damaged[str(cut)] == "truncated gzip member 1 (unexpected end of file)"
+
+
+def test_a_plain_file_with_invalid_utf8_is_read_whole_and_reconciles(spark, config):
+    raw = Path(config.zone("raw"), "tweets")
+    raw.mkdir(parents=True)
+    good = v1_line(100000000000000071, "caf\u00e9 ok").encode()
+    lines = [good, good.replace(b"71", b"72").replace(b"ok", b"\xff\xfe ok"), b'{"id_str": "100000000000000073", "text": "\xff']
+    (raw / "damaged.json").write_bytes(b"\n".join(lines) + b"\n")
+    counts = job.ingest(spark, config, "r1")
+    assert (counts["records_read"], counts["new_rows"], counts["quarantined"]) == (3, 2, 1)
+    rows = spark.read.format("delta").load(config.table("curated", "tweets")).orderBy("tweet_id").collect()
+    assert [(r.tweet_id, r.text) for r in rows] == [(100000000000000071, "caf\u00e9 ok"), (100000000000000072, "caf\u00e9 \ufffd\ufffd ok")]
+    bad = spark.read.format("delta").load(config.table("quarantine", "tweets")).collect()
+    assert [(b.source_line, b.reason) for b in bad] == [(3, "malformed JSON (or a field of an unexpected type)")]

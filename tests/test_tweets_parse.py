@@ -283,3 +283,82 @@ def test_arrow_columns_reach_python_unchanged_nulls_included():
     values = [_python_values(c) for c in columns]
     assert values == [["a", None, "é"], [1, None, 2**62], [7, 8, 9], [None, None, None]]
     assert all(type(v) is int for v in values[2])
+
+
+def parse_lines(payloads):
+    """``parse_batches`` over one Arrow batch of these lines, as the JVM reader sends them (text
+    given as ``bytes`` goes in unchecked, as a file's bytes do); the output rows as dicts."""
+    import pyarrow as pa
+    from crisislake.tweets import records as parse
+
+    raw_bytes = [p.encode("utf-8", "surrogatepass") if isinstance(p, str) else p for p in payloads]
+    lines = pa.array(raw_bytes, pa.binary()).cast(pa.string(), safe=False)
+    n = len(payloads)
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array([URI] * n), pa.array(range(1, n + 1), pa.int64()), lines, pa.nulls(n, pa.string()), pa.nulls(n, pa.string())],
+        names=["source_uri", "source_line", "payload", "raw", "error"])
+    return [row for out in parse.parse_batches([batch]) for row in out.to_pylist()]
+
+
+def test_typed_decoder_and_general_parse_give_the_same_records(monkeypatch):
+    from crisislake.tweets import records as parse
+
+    response = {"data": [{"id": "1266538354939756544", "text": "v2 &amp; long", "created_at": "2020-05-30T01:02:03Z",
+                          "author_id": "7", "note_tweet": {"text": "the long post"}, "geo": {"place_id": "p1"},
+                          "referenced_tweets": [{"type": "retweeted", "id": "1266538354939756500"}]}, None],
+                "includes": {"users": [{"id": "7", "username": "carol"}], "places": [{"id": "p1", "country_code": "KE"}],
+                             "tweets": [{"id": "1266538354939756500", "text": "orig", "author_id": "7"}]}}
+    original = json.loads(v1(100000000000000001, "short", extended_tweet={"full_text": "the whole text"}))
+    lines = [
+        v1(323470380069203968, "fire &amp; smoke", place={"country_code": "US", "full_name": "Boston, MA"},
+           coordinates={"coordinates": [-71.08, 42.35]}, in_reply_to_status_id=5, quoted_status={"id": 6}),
+        v1(100000000000000002, "RT @alice: short", retweeted_status=original),
+        json.dumps(response), json.dumps({"data": {"id": "1266538354939756545", "text": "one", "created_at": "2020-05-30"}}),
+        v1(100000000000000011, "one }{ brace") + v1(100000000000000012, "two"), v1(100000000000000013, "x") + '{"bad',
+        '{"id": 1, "text": "broken', v1(None, "no id", id_str=None), v1(123, "bad id", id_str="12x"), v1(124, None),
+        v1(125, "bad date", created_at="yesterday"), '{"delete": {"status": {"id": 1}}}', '{"errors": [1], "data": []}',
+        json.dumps({"_format": "csv", "id_str": "211040709124440064", "text": "csv row"}),
+        '{"id_str": "1", "text": "x", "user": "alice"}', '{"id_str": "1", "text": "x", "entities": {"hashtags": {"text": "a"}}}',
+        '{"id_str": "1", "text": "x", "coordinates": {"coordinates": ["71.0", 42.3]}}',
+        '{"id_str": "1", "text": "x", "coordinates": {"coordinates": [true, 42.3]}}', '[{"id_str": "1"}]',
+        '{"id_str": "1", "text": "x"} trailing', '{"id": 1266538354939756545, "text": "ok", "lang": 5, "user": {"id": 9}}',
+        '{"id_str": "100000000000000041", "text": "cut \\ud83d", "created_at": "2013-04-15T18:50:12Z"}',
+        '{"id_str": "100000000000000042", "text": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"id_str": "100000000000000051", "text": "far", "created_at": "2013-04-15", "coordinates": {"coordinates": [1, ' + "9" * 400 + "]}}",
+        '{"id": 7, "id": 8, "text": "last key wins", "created_at": "2013-04-15"}', '{"text": NaN, "id": 5}', "", "   ", "null", '"text"',
+    ]
+    decoded = []
+    real = parse.typed_decoder
+
+    def counting():
+        typed = real()
+
+        def decode(payload):
+            record = typed(payload)
+            decoded.append(record is not parse._UNPARSEABLE)
+            return record
+
+        return decode
+
+    monkeypatch.setattr(parse, "typed_decoder", counting)
+    typed_rows = parse_lines(lines)
+    monkeypatch.setattr(parse, "typed_decoder", lambda: None)
+    general_rows = parse_lines(lines)
+    assert typed_rows == general_rows
+    # +1: the v2 response's second tweet; +1: the Firehose line's second object ('{"bad' is no
+    # object boundary); -2: the blank lines
+    assert len(typed_rows) == len(lines)
+    # the typed decoder took the 15 lines that are one object of the expected types (the 400-digit
+    # coordinate is a number, and the parse then quarantines it), the general path the other 15
+    assert [i + 1 for i, ok in enumerate(decoded) if ok] == [1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 21, 24, 25, 29]
+
+
+def test_invalid_utf8_on_a_line_becomes_replacement_characters_instead_of_failing_the_task():
+    good = v1(100000000000000061, "caf\u00e9 ok").encode()
+    damaged = good.replace(b"61", b"62").replace(b"ok", b"\xff\xfe ok")
+    broken = b'{"id_str": "100000000000000063", "text": "\xff'
+    rows = parse_lines([good, damaged, broken])
+    assert [(r["tweet_id"], r["text"], r["reason"]) for r in rows] == [
+        (100000000000000061, "caf\u00e9 ok", None), (100000000000000062, "caf\u00e9 \ufffd\ufffd ok", None),
+        (None, None, "malformed JSON (or a field of an unexpected type)")]
+    assert rows[2]["raw_payload"] == '{"id_str": "100000000000000063", "text": "\ufffd'
