@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from crisislake import delta_io, storage
 from crisislake.config import Config, join_uri
 from crisislake.runs import StepRecord, run_step
+from crisislake.session import temporary_conf
 from crisislake.tweets import io, transforms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,7 +70,7 @@ def ingest_files(
     jvm_files = [f for f in json_files if f not in damaged]
     slow_files = [f for f in json_files if f in damaged] + list(csv_files)
     try:
-        with io.one_file_per_partition(spark):
+        with io.one_file_per_partition(spark), temporary_conf(spark, transforms.PARSE_CONF):
             records = io.read_json_lines(spark, jvm_files, files).transform(transforms.to_records(run_id))
             if slow_files:
                 slow = io.read_files_tolerant(spark, slow_files).transform(transforms.to_records(run_id))
