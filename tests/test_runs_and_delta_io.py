@@ -61,3 +61,24 @@ def test_write_quarantine_is_idempotent_per_record_and_reason(spark, lake):
     assert delta_io.write_quarantine(spark, delta_io.to_quarantine(rows, "r1"), path) == 2
     assert delta_io.write_quarantine(spark, delta_io.to_quarantine(rows, "r2"), path) == 0
     assert spark.read.format("delta").load(path).count() == 2
+
+
+def test_create_with_rows_creates_once_with_nullable_schema_and_properties_then_declines(spark, lake):
+    from pyspark.sql import functions as F
+
+    path = f"{lake}/t_created"
+    rows = spark.createDataFrame([(1, "a"), (2, "b")], "k long, v string").withColumn("src", F.lit("x"))
+    assert rows.schema["src"].nullable is False
+    props = {"delta.dataSkippingStatsColumns": "k"}
+    assert delta_io.create_with_rows(spark, rows, path, props) == 2
+    table = spark.read.format("delta").load(path)
+    assert [(f.name, f.nullable) for f in table.schema.fields] == [("k", True), ("v", True), ("src", True)]
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
+    assert detail.properties["delta.dataSkippingStatsColumns"] == "k"
+    # a table is there now: nothing is written, the caller MERGEs instead
+    assert delta_io.create_with_rows(spark, rows.withColumn("k", F.col("k") + 10), path, props) is None
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").select("version", "operation").collect()
+    assert [(h.version, h.operation) for h in history] == [(0, "WRITE")]
+    assert sorted(r.k for r in table.collect()) == [1, 2]
+    with pytest.raises(ValueError, match="only delta"):
+        delta_io.create_with_rows(spark, rows, f"{lake}/t_other", {"owner": "me"})

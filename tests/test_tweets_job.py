@@ -56,6 +56,19 @@ def test_sample_quarantine_holds_each_bad_record_with_its_reason(spark, sample_l
     assert all(r.raw_payload and r.run_id == "first" for r in rows)
 
 
+def test_first_load_creates_curated_tweets_in_one_commit_with_the_contract_schema(spark, sample_lake):
+    from crisislake.tweets.io import TWEETS_TABLE_PROPERTIES
+    from crisislake.tweets.schemas import TWEETS_SCHEMA
+
+    config, counts = sample_lake
+    path = config.table("curated", "tweets")
+    assert spark.read.format("delta").load(path).schema == TWEETS_SCHEMA
+    first = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").filter("version = 0").first()
+    assert (first.operation, int(first.operationMetrics["numOutputRows"])) == ("WRITE", counts["new_rows"])
+    properties = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first().properties
+    assert {k: properties.get(k) for k in TWEETS_TABLE_PROPERTIES} == TWEETS_TABLE_PROPERTIES
+
+
 def test_second_run_over_the_same_files_adds_nothing(spark, sample_lake):
     config, _ = sample_lake
     counts = job.ingest(spark, config, "second")
@@ -197,3 +210,27 @@ def test_a_plain_file_with_invalid_utf8_is_read_whole_and_reconciles(spark, conf
     assert [(r.tweet_id, r.text) for r in rows] == [(100000000000000071, "caf\u00e9 ok"), (100000000000000072, "caf\u00e9 \ufffd\ufffd ok")]
     bad = spark.read.format("delta").load(config.table("quarantine", "tweets")).collect()
     assert [(b.source_line, b.reason) for b in bad] == [(3, "malformed JSON (or a field of an unexpected type)")]
+
+
+def test_two_first_loads_at_once_leave_every_tweet_once(spark, config):
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crisislake.tweets import io
+    from crisislake.tweets.schemas import TWEETS_SCHEMA
+
+    def batch(ids, run_id):
+        blank = [None] * (len(TWEETS_SCHEMA.fields) - 4)  # between text and run_id
+        rows = [(100000000000000000 + i, dt.datetime(2013, 4, 15), f"tweet {i}", *blank, run_id) for i in ids]
+        return spark.createDataFrame(rows, TWEETS_SCHEMA)
+
+    path = config.table("curated", "tweets")
+    loads = [batch(range(0, 60), "a"), batch(range(40, 100), "b")]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda df: io.write_tweets(spark, df, path), loads))
+    table = spark.read.format("delta").load(path)
+    assert table.count() == table.select("tweet_id").distinct().count() == 100
+    # whichever load created the table inserted its 60; the other MERGEd its 40 new ones
+    assert sorted(r["inserted"] for r in results) == [40, 60]
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").orderBy("version").collect()
+    assert [h.operation for h in history] == ["WRITE", "MERGE"]

@@ -203,7 +203,12 @@ def read_files_tolerant(spark: SparkSession, files: Sequence[str]) -> DataFrame:
 
 def write_tweets(spark: SparkSession, tweets_df: DataFrame, path: str) -> Dict[str, int]:
     """MERGE tweets (unique on ``tweet_id``) into ``curated/tweets``; a matched row is replaced
-    only by a richer version, so re-runs change nothing. Returns Delta's metrics."""
+    only by a richer version, so re-runs change nothing. The first load creates the table with
+    its rows instead (:func:`delta_io.create_with_rows`). Returns rows inserted and updated."""
+    if not delta_io.is_delta_table(spark, path):
+        created = delta_io.create_with_rows(spark, tweets_df.select(*TWEETS_SCHEMA.names), path, TWEETS_TABLE_PROPERTIES)
+        if created is not None:
+            return {"inserted": created, "updated": 0, "source_rows": created}
     delta_io.ensure_table(spark, path, TWEETS_SCHEMA, properties=TWEETS_TABLE_PROPERTIES)
     return delta_io.merge_into(
         spark, tweets_df, path, ["tweet_id"],
