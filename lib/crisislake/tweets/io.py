@@ -14,7 +14,7 @@ and quarantines the damaged tail.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from pyspark.sql import DataFrame
@@ -82,7 +82,7 @@ TWEETS_TABLE_PROPERTIES = {
 _INDEX_BITS = 33  # monotonically_increasing_id(): partition index << 33 | row index in partition
 
 
-def one_file_per_partition(spark: SparkSession):
+def one_file_per_partition(spark: SparkSession) -> ContextManager[None]:
     """A context inside which file scans put every file (or split) in a partition of its own.
 
     Spark packs small files together unless a file's "open cost" exceeds the split size; the
@@ -205,10 +205,9 @@ def write_tweets(spark: SparkSession, tweets_df: DataFrame, path: str) -> Dict[s
     """MERGE tweets (unique on ``tweet_id``) into ``curated/tweets``; a matched row is replaced
     only by a richer version, so re-runs change nothing. The first load creates the table with
     its rows instead (:func:`delta_io.create_with_rows`). Returns rows inserted and updated."""
-    if not delta_io.is_delta_table(spark, path):
-        created = delta_io.create_with_rows(spark, tweets_df.select(*TWEETS_SCHEMA.names), path, TWEETS_TABLE_PROPERTIES)
-        if created is not None:
-            return {"inserted": created, "updated": 0, "source_rows": created}
+    created = delta_io.create_with_rows(spark, tweets_df.select(*TWEETS_SCHEMA.names), path, TWEETS_TABLE_PROPERTIES)
+    if created is not None:
+        return {"inserted": created, "updated": 0, "source_rows": created}
     delta_io.ensure_table(spark, path, TWEETS_SCHEMA, properties=TWEETS_TABLE_PROPERTIES)
     return delta_io.merge_into(
         spark, tweets_df, path, ["tweet_id"],
