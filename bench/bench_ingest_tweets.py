@@ -13,7 +13,10 @@ are (full user object, entities, 1 in 4 extended, 1 in 10 retweets with the orig
 
 ``BENCH_SCALE=0.01`` runs 10,000 tweets for a quick check. ``BENCH_RUNS=6`` repeats the whole
 measurement in six fresh processes (a JVM, once started, stays up and warm in its process) and
-adds the medians: on a shared VM one run can be 25% off.
+adds the medians: on a shared VM one run can be 25% off. ``BENCH_FILES=1,8,40,80`` measures
+both sides on the first 1, 8, 40 and 80 files of the input (12,500 tweets each), one fresh
+process per size, and fits time = fixed + per-tweet cost to each side: what a run costs before
+its first tweet, and from which batch size Spark overtakes the baseline.
 """
 from __future__ import annotations
 
@@ -150,7 +153,24 @@ class PeakMemory:
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run_spark(n: int):
+def source() -> Path:
+    """The directory both sides read: the generated input, or with ``BENCH_FIRST_FILES=k`` a
+    directory of hard links to its first ``k`` files (same bytes, no copy)."""
+    k = int(os.environ.get("BENCH_FIRST_FILES", "0"))
+    if not k:
+        return RAW
+    subset = OUT / f"tweets_first_{k}_files"
+    shutil.rmtree(subset, ignore_errors=True)
+    subset.mkdir(parents=True)
+    for path in sorted(RAW.rglob("*.json"))[:k]:
+        try:
+            os.link(path, subset / path.name)
+        except OSError:
+            shutil.copyfile(path, subset / path.name)
+    return subset
+
+
+def run_spark(n: int, raw: Path = RAW):
     from crisislake.config import load_config
     from crisislake.session import build_spark
     from crisislake.tweets import job
@@ -161,7 +181,7 @@ def run_spark(n: int):
     with PeakMemory(os.getpid()) as mem:
         spark = build_spark(config.spark, app_name="bench-ingest-tweets")
         start = time.monotonic()
-        counts = job.ingest(spark, config, "bench", raw=str(RAW))
+        counts = job.ingest(spark, config, "bench", raw=str(raw))
         elapsed = time.monotonic() - start
     spark.stop()
     return counts, elapsed, mem
@@ -184,7 +204,7 @@ def _baseline_row(obj):
     )
 
 
-def run_baseline():
+def run_baseline(raw: Path = RAW):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -196,7 +216,7 @@ def run_baseline():
     n = 0
     with PeakMemory(os.getpid()) as mem:
         start = time.monotonic()
-        for i, path in enumerate(sorted(RAW.rglob("*.json"))):
+        for i, path in enumerate(sorted(raw.rglob("*.json"))):
             with open(path, encoding="utf-8") as fh:
                 rows = [_baseline_row(json.loads(line)) for line in fh if line.strip()]
             n += len(rows)
@@ -209,15 +229,11 @@ def run_baseline():
 def repeated(runs: int) -> int:
     """Run this script ``runs`` times in fresh processes; print each run's lines, then the medians."""
     import statistics
-    import subprocess
 
     results = []
     for k in range(1, runs + 1):
         print(f"--- run {k} of {runs}", flush=True)
-        out = subprocess.run([sys.executable, __file__], env=dict(os.environ, BENCH_RUNS="1"), check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-        print("\n".join(line for line in out.splitlines() if not line.startswith("{")), flush=True)
-        results.append(json.loads(next(line for line in out.splitlines() if line.startswith("{"))))
+        results.append(_child(BENCH_RUNS="1"))
     n = results[0]["tweets"]
     base_s = statistics.median(r["baseline_s"] for r in results)
     spark_s = statistics.median(r["spark_s"] for r in results)
@@ -227,13 +243,65 @@ def repeated(runs: int) -> int:
           f"({n / spark_s:,.0f} tweets/s, range {spark_rates[0]:,.0f}-{spark_rates[-1]:,.0f}), "
           f"{statistics.median(r['spark_cpu_s'] for r in results):.0f} CPU-s; highest spark peak {peak / 1024**2:.2f} GiB; "
           f"ratio {base_s / spark_s:.2f}x")
+    # Each run times both sides back to back, so its own ratio is the least touched by the VM's drift.
+    paired = sorted(r["baseline_s"] / r["spark_s"] for r in results)
+    print(f"per-run ratios: {', '.join(f'{x:.2f}x' for x in paired)}; median {statistics.median(paired):.2f}x")
     print(f"targets (medians): >= 15,000 tweets/s: {'met' if n / spark_s >= 15000 else 'NOT met'}; "
           f"faster than baseline: {'yes' if spark_s < base_s else 'NO'}; "
           f"peak < 4 GiB in every run: {'yes' if peak < 4 * 1024**2 else 'NO'}")
     return 0
 
 
+def _child(**env: str) -> dict:
+    """Run this script in a fresh process with ``env`` added; its printed lines pass through, and
+    its closing JSON line is returned."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__], env=dict(os.environ, **env), check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    print("\n".join(line for line in out.splitlines() if not line.startswith("{")), flush=True)
+    return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+
+
+def _line_fit(xs, ys):
+    """Least squares ``y = a + b x``: (a, b)."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b
+
+
+def scaling(sizes) -> int:
+    """Both sides on the first ``k`` files for each ``k`` in ``sizes``; the fixed and per-tweet
+    cost of each, and the batch size from which Spark is faster."""
+    results = []
+    for k in sizes:
+        print(f"--- first {k} files", flush=True)
+        results.append(_child(BENCH_RUNS="1", BENCH_FILES="", BENCH_FIRST_FILES=str(k)))
+    print(f"{'tweets':>10} {'baseline s':>11} {'spark s':>8} {'spark CPU-s':>12}")
+    for r in results:
+        print(f"{r['tweets']:>10,} {r['baseline_s']:>11.1f} {r['spark_s']:>8.1f} {r['spark_cpu_s']:>12.0f}")
+    if len(results) < 2:
+        return 0
+    xs = [r["tweets"] for r in results]
+    base_a, base_b = _line_fit(xs, [r["baseline_s"] for r in results])
+    spark_a, spark_b = _line_fit(xs, [r["spark_s"] for r in results])
+    cpu_a, cpu_b = _line_fit(xs, [r["spark_cpu_s"] for r in results])
+    print(f"fit, wall time: baseline {base_a:.1f} s + {base_b * 1e6:.1f} us/tweet; spark {spark_a:.1f} s + "
+          f"{spark_b * 1e6:.1f} us/tweet (JVM start not included); spark CPU: {cpu_a:.0f} CPU-s + "
+          f"{cpu_b * 1e6:.1f} CPU-us/tweet (JVM start included)")
+    if spark_a <= base_a and spark_b <= base_b:
+        print("spark is faster at every size")
+    elif spark_b < base_b:
+        print(f"spark is faster from ~{(spark_a - base_a) / (base_b - spark_b):,.0f} tweets per run")
+    else:
+        print("spark's per-tweet time is not below the baseline's: larger runs do not close the gap")
+    return 0
+
+
 def main() -> int:
+    sizes = [int(k) for k in os.environ.get("BENCH_FILES", "").split(",") if k.strip()]
+    if sizes:
+        return scaling(sizes)
     runs = int(os.environ.get("BENCH_RUNS", "1"))
     if runs > 1:
         return repeated(runs)
@@ -246,12 +314,17 @@ def main() -> int:
     print(f"input: {n:,} v1.1 tweets, plain JSON lines, {mb:,.0f} MB ({size / n / 1024:.1f} KiB/tweet) "
           f"in {RAW} (generated/reused in {time.monotonic() - t:.0f} s)")
 
+    raw = source()
+    if raw != RAW:
+        print(f"reading only the first {os.environ['BENCH_FIRST_FILES']} files, linked into {raw}")
     # Baseline first: once this process has started a JVM, its RSS would count against it.
-    base_n, base_s, base_mem = run_baseline()
+    base_n, base_s, base_mem = run_baseline(raw)
+    if raw != RAW:
+        n, mb = base_n, sum(p.stat().st_size for p in raw.rglob("*.json")) / 1e6
     print(f"python baseline (json + pyarrow parquet, 1 process): {base_s:.1f} s, {base_n / base_s:,.0f} tweets/s, "
           f"{mb / base_s:,.1f} MB/s, peak RSS {base_mem.peak / 1024**2:.2f} GiB, {base_mem.cpu_s:.0f} CPU-s "
           f"({base_n / max(base_mem.cpu_s, 1e-9):,.0f} tweets per CPU-second)", flush=True)
-    counts, spark_s, spark_mem = run_spark(n)
+    counts, spark_s, spark_mem = run_spark(n, raw)
     spark_peak = spark_mem.peak
     print(f"spark ingest-tweets: {spark_s:.1f} s, {n / spark_s:,.0f} tweets/s, {mb / spark_s:,.1f} MB/s, "
           f"peak memory (RSS of driver, JVM and Python workers) {spark_peak / 1024**2:.2f} GiB, {spark_mem.cpu_s:.0f} CPU-s "
