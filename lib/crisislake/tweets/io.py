@@ -208,7 +208,7 @@ def write_tweets(spark: SparkSession, tweets_df: DataFrame, path: str) -> Dict[s
     created = delta_io.create_with_rows(spark, tweets_df.select(*TWEETS_SCHEMA.names), path, TWEETS_TABLE_PROPERTIES)
     if created is not None:
         return {"inserted": created, "updated": 0, "source_rows": created}
-    delta_io.ensure_table(spark, path, TWEETS_SCHEMA, properties=TWEETS_TABLE_PROPERTIES)
+    # create_with_rows found a table there (its own, or one created concurrently): MERGE into it.
     return delta_io.merge_into(
         spark, tweets_df, path, ["tweet_id"],
         update_condition=f"{richness_sql('s')} > {richness_sql('t')}",
