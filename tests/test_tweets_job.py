@@ -212,6 +212,18 @@ def test_a_plain_file_with_invalid_utf8_is_read_whole_and_reconciles(spark, conf
     assert [(b.source_line, b.reason) for b in bad] == [(3, "malformed JSON (or a field of an unexpected type)")]
 
 
+def test_tweets_dated_before_1900_are_stored_as_dated_and_do_not_fail_the_run(spark, config):
+    raw = Path(config.zone("raw"), "tweets")
+    raw.mkdir(parents=True)
+    lines = [json.dumps({"created_at": date, "id_str": str(100000000000000081 + i), "text": "old"})
+             for i, date in enumerate(["0042", "1899-12-31T23:59:59Z"])]
+    (raw / "ancient.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    counts = job.ingest(spark, config, "r1")
+    assert (counts["records_read"], counts["new_rows"], counts["quarantined"]) == (2, 2, 0)
+    rows = spark.read.format("delta").load(config.table("curated", "tweets")).orderBy("tweet_id").collect()
+    assert [r.created_at.isoformat() for r in rows] == ["0042-01-01T00:00:00", "1899-12-31T23:59:59"]
+
+
 def test_two_first_loads_at_once_leave_every_tweet_once(spark, config):
     import datetime as dt
     from concurrent.futures import ThreadPoolExecutor

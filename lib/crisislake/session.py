@@ -31,6 +31,14 @@ DELTA_CONF = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
 
+# Dates and timestamps before 1582 / 1900 go into Parquet as they are (proleptic Gregorian, as
+# every Spark 3 reader reads them). Spark's default refuses to write them, so one tweet dated
+# "0042" failed the whole run's stage write.
+PARQUET_DATES_CONF = {
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+}
+
 
 class SparkRuntimeError(RuntimeError):
     """Spark cannot start here; the message says what to install or fix."""
@@ -163,6 +171,7 @@ def resolve_jvm_packages(packages: Sequence[str], excludes: Sequence[str] = (), 
 def spark_conf(settings: SparkSettings, jars: Sequence[str] = ()) -> dict:
     """The Spark configuration the session is started with, as a plain dict."""
     conf = dict(DELTA_CONF)
+    conf.update(PARQUET_DATES_CONF)
     conf["spark.sql.shuffle.partitions"] = str(settings.shuffle_partitions)
     if settings.master:
         # Locally s3:// and s3a:// both go through S3A (on EMR, s3:// is EMRFS).
