@@ -1,11 +1,12 @@
 #!/bin/bash
-# Install what the Python venv cannot: a JDK for Spark and the PostgreSQL server used as the
+# Install what the Python venv cannot: a JDK for Spark (and javac) and the PostgreSQL server used as the
 # local warehouse. Debian/Ubuntu packages; a no-op when both are present.
 set -euo pipefail
 
 need=()
-if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
-  need+=(openjdk-17-jre-headless)
+# A JDK, not just a runtime: javac compiles the JVM tweet parse (lib/crisislake/tweets/*.java).
+if ! command -v javac >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/javac" ]; then
+  need+=(openjdk-17-jdk-headless)
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql)

@@ -85,7 +85,7 @@ def parse_java_major(version_output: str) -> Optional[int]:
 def check_java() -> int:
     """Return the Java major version, or raise :class:`JavaNotFoundError` saying what to install."""
     java = java_executable()
-    hint = "install a JDK 17 (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    hint = "install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
     if not java:
         raise JavaNotFoundError(f"Java was not found on PATH or in JAVA_HOME: {hint}")
     try:
@@ -208,6 +208,11 @@ def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> Spar
         check_java()
         if settings.resolve_packages:
             jars = resolve_jvm_packages(settings.packages, settings.package_excludes)
+        from crisislake.tweets.jvm import cached_jar  # compiled from source on first use
+
+        udf_jar = cached_jar()
+        if udf_jar is not None:
+            jars.append(str(udf_jar))
     builder = SparkSession.builder.appName(app_name or settings.app_name)
     if settings.master:
         builder = builder.master(settings.master)
@@ -242,7 +247,8 @@ def temporary_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator
 
 
 def _prefetch_main() -> int:
-    """``python -m crisislake.session``: resolve the local JVM packages into the cache now."""
+    """``python -m crisislake.session``: resolve the local JVM packages into the cache now, and
+    compile the JVM tweet parse (:mod:`crisislake.tweets.jvm`)."""
     from crisislake.config import load_config
 
     settings = load_config("local").spark
@@ -252,6 +258,10 @@ def _prefetch_main() -> int:
         print(f"crisislake: {exc}", file=sys.stderr)
         return 1
     print(f"{len(jars)} JVM jars cached under {jvm_cache_root()}")
+    from crisislake.tweets.jvm import cached_jar
+
+    udf_jar = cached_jar()
+    print(f"JVM tweet parse: {udf_jar or 'not built (no javac), lines take the Python parse'}")
     return 0
 
 

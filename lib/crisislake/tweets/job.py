@@ -10,18 +10,20 @@ checkpoint commit) a no-op, so a restart neither loses nor duplicates tweets.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from crisislake import delta_io, storage
 from crisislake.config import Config, join_uri
 from crisislake.runs import StepRecord, run_step
 from crisislake.session import temporary_conf
-from crisislake.tweets import io, transforms
+from crisislake.tweets import io, jvm, transforms
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -56,12 +58,14 @@ def ingest_files(
     """Ingest exactly ``files`` (``{uri: size in bytes}``, as listed); return the reconciliation
     counts.
 
-    Spark actions, in order: (1) the gzip check (``.gz`` files only); (2) one parse of every
-    record, JVM lines and Python-read files together, written as Parquet under ``staging``
-    (narrow rows; raw JSON is kept only for bad records); (3) one aggregate for the counts,
-    distinct tweet ids included; (4) the MERGE, after the in-batch dedup only when the batch
-    repeats a tweet; (5) the quarantine MERGE. ``staging`` is deleted at the end. The driver
-    only collects file names and counts.
+    Spark actions, in order: (1) the gzip check (``.gz`` files only); (2) the JVM parse of the
+    JVM-read lines (:mod:`crisislake.tweets.jvm`), written as Parquet under ``staging``: a row
+    per line, the tweet's columns where the Java class took it, else the line; (3) the Python
+    parse of what it left, with the Python-read files, staged the same way (skipped when there
+    is none); (4) one aggregate for the counts, distinct tweet ids included; (5) the MERGE, after
+    the in-batch dedup only when the batch repeats a tweet; (6) the quarantine MERGE. Without
+    the JVM lane, (2) and (3) are one Python parse of every line. ``staging`` is deleted at the
+    end. The driver only collects file names and counts.
     """
     json_files, csv_files = io.split_by_format(files)
     damaged = io.damaged_gzip_files(spark, json_files)
@@ -69,16 +73,30 @@ def ingest_files(
         log.warning("%s: %s; reading it with the tolerant Python reader", uri, why)
     jvm_files = [f for f in json_files if f not in damaged]
     slow_files = [f for f in json_files if f in damaged] + list(csv_files)
+    in_jvm = 0
+    ingested_at = datetime.now(timezone.utc)  # one value for the whole batch, whichever parse
     try:
+        # Every step below reads the parsed rows: they are staged on the lake's storage (disk
+        # or S3), so nothing is parsed twice, memory stays flat however big the batch, and a
+        # lost executor re-reads the stage instead of failing the run.
         with io.one_file_per_partition(spark), temporary_conf(spark, transforms.PARSE_CONF):
-            records = io.read_json_lines(spark, jvm_files, files).transform(transforms.to_records(run_id))
+            parts: List[DataFrame] = []
+            for_python = []
+            lines = io.read_json_lines(spark, jvm_files, files)
+            if jvm_files and jvm.register(spark):
+                parsed, in_jvm, declined = _stage_lines(
+                    spark, lines.transform(jvm.parse_lines(run_id, ingested_at)), join_uri(staging, "lines"))
+                parts.append(jvm.taken(parsed))
+                if declined:
+                    for_python.append(jvm.declined(parsed))
+            else:
+                for_python.append(lines)
             if slow_files:
-                slow = io.read_files_tolerant(spark, slow_files).transform(transforms.to_records(run_id))
-                records = records.unionByName(slow)
-            # Every step below reads the parsed rows: stage them once on the lake's storage
-            # (disk or S3), so nothing is parsed twice, memory stays flat however big the
-            # batch, and a lost executor re-reads the stage instead of failing the run.
-            records = _stage(spark, records, join_uri(staging, "records"))
+                for_python.append(io.read_files_tolerant(spark, slow_files))
+            if for_python:
+                python = functools.reduce(DataFrame.unionByName, for_python).transform(transforms.to_records(run_id, ingested_at))
+                parts.append(_stage(spark, python, join_uri(staging, "records")))
+        records = functools.reduce(DataFrame.unionByName, parts)
         totals = records.agg(
             F.count(F.lit(1)).alias("read"),
             F.count(F.col("reason")).alias("quarantined"),
@@ -105,6 +123,7 @@ def ingest_files(
     return {
         "files_read": len(files),
         "files_read_by_python": len(slow_files),
+        "records_parsed_in_jvm": in_jvm,
         "records_read": read,
         "new_rows": new,
         # same tweet twice in this input, plus tweets already in the table
@@ -122,6 +141,15 @@ def _fill_record(record: StepRecord, counts: Dict[str, Any], raw: str, tweets_pa
     record.wrote = {tweets_path: counts["new_rows"]}
     record.quarantined = {quarantine_path: counts["quarantined"]}
     record.counts = counts
+
+
+def _stage_lines(spark: SparkSession, parsed: DataFrame, uri: str) -> Tuple[DataFrame, int, int]:
+    """:func:`_stage` for :func:`jvm.parse_lines`'s rows, counting in the same pass the lines
+    the Java class took and those it left to Python."""
+    observed = Observation("jvm_parse")
+    _stage(spark, parsed.observe(observed, F.count(F.lit(1)).alias("lines"), F.count("payload").alias("declined")), uri)
+    counts = observed.get
+    return spark.read.parquet(uri), int(counts["lines"]) - int(counts["declined"]), int(counts["declined"])
 
 
 def _stage(spark: SparkSession, df: DataFrame, uri: str) -> DataFrame:

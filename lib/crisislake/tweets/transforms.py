@@ -10,7 +10,8 @@ files changes nothing.
 """
 from __future__ import annotations
 
-from typing import Callable
+from datetime import datetime
+from typing import Callable, Optional
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -20,11 +21,13 @@ from crisislake.tweets.schemas import TWEET_COLUMNS
 RICHNESS_FIELDS = ("created_at", "author_id", "author_handle", "lang", "place_name", "lat")
 
 
-def with_lineage(run_id: str) -> Callable[[DataFrame], DataFrame]:
-    """Add ``ingested_at`` and ``run_id``; ``source_uri``/``source_line`` come from the reader."""
+def with_lineage(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
+    """Add ``ingested_at`` (``ingested_at``, else the query's start) and ``run_id``;
+    ``source_uri``/``source_line`` come from the reader."""
 
     def inner(df: DataFrame) -> DataFrame:
-        return df.withColumns({"ingested_at": F.current_timestamp(), "run_id": F.lit(run_id)})
+        at = F.current_timestamp() if ingested_at is None else F.lit(ingested_at).cast("timestamp")
+        return df.withColumns({"ingested_at": at, "run_id": F.lit(run_id)})
 
     return inner
 
@@ -72,7 +75,7 @@ def pick_richest(tweets_df: DataFrame) -> DataFrame:
 PARSE_CONF = {"spark.sql.execution.arrow.maxRecordsPerBatch": "1000"}
 
 
-def to_records(run_id: str) -> Callable[[DataFrame], DataFrame]:
+def to_records(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
     """Lines (``source_uri, source_line, payload, raw, error``) -> one row per record with the
     contract columns, ``reason`` (null when good) and ``raw_payload`` (kept for bad rows only,
     so a staged batch holds tweets, not multi-KB JSON). Run its actions under :data:`PARSE_CONF`."""
@@ -86,7 +89,7 @@ def to_records(run_id: str) -> Callable[[DataFrame], DataFrame]:
             parse, records_module.OUTPUT_DDL)
         return (
             parsed.withColumn("created_at", F.expr("timestamp_micros(created_us)"))
-            .transform(with_lineage(run_id))
+            .transform(with_lineage(run_id, ingested_at))
             .select(*TWEET_COLUMNS, "reason", "raw_payload")
         )
 
