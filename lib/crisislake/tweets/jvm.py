@@ -54,6 +54,9 @@ _JAVA_RELEASE = "8"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
+_warned = False  # whether register() has said that the class is missing
+
+
 class JvmLaneError(RuntimeError):
     """The Java class could not be compiled; the message holds javac's own words."""
 
@@ -132,14 +135,15 @@ def cached_jar() -> Optional[Path]:
 
 def register(spark: SparkSession) -> bool:
     """Register :data:`FUNCTION` in ``spark``; False when the lane is off or its class is not on
-    the classpath (then logged once per session)."""
+    the classpath (then logged once per process)."""
     if spark.conf.get(ENABLED_CONF, "true").strip().lower() == "false":
         return False
     try:
         spark.udf.registerJavaFunction(FUNCTION, CLASS_NAME, RETURN_DDL)
     except Exception as exc:  # noqa: BLE001 - py4j wraps a missing class in several ways
-        if spark.conf.get("spark.crisislake.tweets.jvmParseWarned", "false") != "true":
-            spark.conf.set("spark.crisislake.tweets.jvmParseWarned", "true")
+        global _warned
+        if not _warned:
+            _warned = True
             log.warning("the JVM tweet parse is not available (%s); every line takes the Python parse",
                         str(exc).splitlines()[0][:300])
         return False
