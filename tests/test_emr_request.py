@@ -51,6 +51,33 @@ def test_spark_submit_args_are_one_list_item_per_argument(settings):
     ]
 
 
+def test_built_jar_goes_to_every_step_with_jars_before_the_job_file(settings):
+    settings.steps.spark_submit_args = ["--conf", "spark.yarn.maxAppAttempts=1"]
+    settings.steps.per_step_spark_submit_args = {}
+    plan = make_plan(settings, jars=["jars/crisislake-udfs.jar"])
+    assert spark_submit_args(plan, "ingest-tweets")[:12] == [
+        "spark-submit", "--deploy-mode", "client", "--name", "crisislake-ingest-tweets-run-1",
+        "--py-files", f"{CODE}/crisislake.zip",
+        "--jars", f"{CODE}/jars/crisislake-udfs.jar",
+        "--conf", "spark.yarn.maxAppAttempts=1",
+        f"{CODE}/jobs/ingest_tweets.py",
+    ]
+    for step in ("ingest-hdx", "dedup"):
+        args = spark_submit_args(plan, step)
+        assert args[args.index("--jars") + 1] == f"{CODE}/jars/crisislake-udfs.jar"
+
+
+def test_several_jars_are_one_comma_separated_jars_option(settings):
+    plan = make_plan(settings, jars=["jars/a.jar", "jars/b.jar"])
+    args = spark_submit_args(plan, "dedup")
+    assert args.count("--jars") == 1
+    assert args[args.index("--jars") + 1] == f"{CODE}/jars/a.jar,{CODE}/jars/b.jar"
+
+
+def test_without_a_built_jar_there_is_no_jars_option(settings):
+    assert "--jars" not in spark_submit_args(make_plan(settings), "ingest-tweets")
+
+
 def test_per_step_spark_args_apply_only_to_their_step(settings):
     settings.steps.per_step_spark_submit_args = {"dedup": ["--conf", "spark.sql.shuffle.partitions=400"]}
     plan = make_plan(settings)

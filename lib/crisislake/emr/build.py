@@ -7,8 +7,9 @@ Layout (everything EMR needs, nothing else)::
       jobs/<name>.py        spark-submit entry points, copied from jobs/
       bootstrap/*.sh        EMR bootstrap actions, copied from bootstrap/
       conf/aws.json         the run config the steps pass with --config
-      VERSION               ``git describe --always --dirty`` (+ zip digest when dirty)
-      build.json            version, build time and sha256 of every file
+      jars/crisislake-udfs.jar  the JVM tweet parse for --jars (only when javac is here to build it)
+      VERSION               ``git describe --always --dirty`` (+ zip and jar digest when dirty)
+      build.json            version, build time, sha256 of every file, whether the jar is there
 
 The zip is deterministic (sorted entries, fixed timestamps), so the same source gives the same
 bytes and a dirty tree still gets a version that changes with its content.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 import zipfile
@@ -25,9 +27,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
+log = logging.getLogger(__name__)
+
 PACKAGE = "crisislake"
 ZIP_NAME = "crisislake.zip"
 RUN_CONFIG = "aws.json"
+JARS_DIR = "jars"
 # Fixed entry time keeps the zip byte-identical across builds (zip cannot store dates before 1980).
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _PACKAGE_DATA_SUFFIXES = (".py", ".json", ".sql")
@@ -78,11 +83,13 @@ def git_version(root: Path) -> Optional[str]:
     return version
 
 
-def _sha256(path: Path) -> str:
+def _sha256(*paths: Path) -> str:
+    """sha256 of the files' bytes one after the other (of the file itself when there is one)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -115,6 +122,23 @@ def write_package_zip(package_dir: Path, dest: Path, extra: Optional[Dict[str, P
     return dest
 
 
+def write_udf_jar(package_dir: Path, jars_dir: Path) -> Optional[Path]:
+    """Compile the JVM tweet parse (:mod:`crisislake.tweets.jvm`) from ``package_dir``'s Java
+    source into ``jars_dir``; None, with one warning, when it cannot be built here: the cluster
+    then parses every line in Python (same rows, slower), which must not stop a build."""
+    from crisislake.tweets import jvm
+
+    source = package_dir / "tweets" / jvm.SOURCE.name
+    try:
+        if not source.is_file():
+            raise jvm.JvmLaneError(f"no {source}")
+        return jvm.compile_jar(jars_dir / jvm.JAR_NAME, source=source)
+    except (jvm.JvmLaneError, OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("building without %s/%s, the cluster will parse every tweet line in Python: %s",
+                    JARS_DIR, jvm.JAR_NAME, exc)
+        return None
+
+
 def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run_config: str = RUN_CONFIG) -> BuildResult:
     """Build ``dist/`` from the checkout at ``root``; returns the version and file digests.
 
@@ -145,6 +169,7 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
             shutil.copy2(path, dist / name / path.name)
     (dist / "conf").mkdir()
     shutil.copy2(conf_file, dist / "conf" / run_config)
+    jar = write_udf_jar(package_dir, dist / JARS_DIR)
 
     version = git_version(root)
     if version is None:
@@ -153,8 +178,8 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
         version = f"{__version__}-nogit"
     if version.endswith("-dirty"):
         # Uncommitted changes: tie the upload prefix to the content so two dirty builds never
-        # overwrite each other's code on S3.
-        version = f"{version}-{_sha256(dist / ZIP_NAME)[:8]}"
+        # overwrite each other's code on S3. The jar counts too: its Java source is not in the zip.
+        version = f"{version}-{_sha256(dist / ZIP_NAME, *([jar] if jar else []))[:8]}"
     (dist / "VERSION").write_text(version + "\n", encoding="utf-8")
 
     files = {
@@ -166,6 +191,7 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
         "version": version,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
+        "jvm_tweet_parse": jar is not None,
     }
     (dist / "build.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files["build.json"] = _sha256(dist / "build.json")
@@ -178,6 +204,12 @@ def read_dist_version(dist_dir: Path) -> str:
     if not stamp.is_file() or not (Path(dist_dir) / ZIP_NAME).is_file():
         raise BuildError(f"no build in {dist_dir}: run `crisislake emr build` (make build) first")
     return stamp.read_text(encoding="utf-8").strip()
+
+
+def dist_jars(dist_dir: Path) -> List[str]:
+    """Relative paths of the jars in ``dist/`` (what the steps pass with ``--jars``), sorted."""
+    jars_dir = Path(dist_dir) / JARS_DIR
+    return sorted(f"{JARS_DIR}/{p.name}" for p in jars_dir.glob("*.jar")) if jars_dir.is_dir() else []
 
 
 def dist_files(dist_dir: Path) -> List[str]:

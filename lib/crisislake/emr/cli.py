@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from crisislake.config import Config
 from crisislake.emr.build import (
@@ -23,6 +23,7 @@ from crisislake.emr.build import (
     BuildError,
     build_dist,
     dist_files,
+    dist_jars,
     git_version,
     project_root,
     read_dist_version,
@@ -126,8 +127,10 @@ def apply_cli_overrides(settings: EmrSettings, args: argparse.Namespace) -> EmrS
     return settings
 
 
-def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, version: str) -> SubmitPlan:
-    """The :class:`SubmitPlan` for these flags and this config (raises :class:`PlanError`)."""
+def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, version: str,
+              jars: Sequence[str] = ()) -> SubmitPlan:
+    """The :class:`SubmitPlan` for these flags and this config (raises :class:`PlanError`);
+    ``jars`` are the built ones, relative to the dist folder (:func:`dist_jars`)."""
     from crisislake.pipeline import STEPS
 
     lake_root = emr_s3_uri(config.lake_root)
@@ -144,6 +147,7 @@ def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, v
         run_config=RUN_CONFIG,
         overrides=list(getattr(args, "overrides", []) or []),
         cluster_id=args.cluster_id,
+        jars=list(jars),
     )
 
 
@@ -173,7 +177,7 @@ def submit_command(args: argparse.Namespace, config: Config) -> int:
             version = git_version(root) or "unbuilt"
         else:
             version = read_dist_version(dist_dir)
-        plan = make_plan(args, config, settings, version)
+        plan = make_plan(args, config, settings, version, dist_jars(dist_dir))
         if plan.cluster_id:
             request: Dict[str, Any] = build_add_steps_request(plan)
         else:

@@ -25,6 +25,8 @@ class SubmitPlan:
 
     ``steps`` are ``(name, module)`` pairs from :data:`crisislake.pipeline.STEPS`, in order.
     ``overrides`` are the submitter's ``--set`` values, forwarded to every step.
+    ``jars`` are the built jars, as paths under :attr:`code_uri`, that every step passes with
+    ``--jars`` (none when the build had no javac).
     """
 
     settings: EmrSettings
@@ -37,6 +39,7 @@ class SubmitPlan:
     run_config: str = "aws.json"
     overrides: List[str] = field(default_factory=list)
     cluster_id: Optional[str] = None
+    jars: List[str] = field(default_factory=list)
 
     @property
     def code_uri(self) -> str:
@@ -113,6 +116,8 @@ def spark_submit_args(plan: SubmitPlan, step: str) -> List[str]:
         "--name", f"crisislake-{step}-{plan.run_id}",
         "--py-files", f"{plan.code_uri}/{ZIP_NAME}",
     ]
+    if plan.jars:
+        args += ["--jars", ",".join(f"{plan.code_uri}/{rel}" for rel in plan.jars)]
     if step_settings.deploy_mode == "cluster":
         args += ["--files", f"{plan.code_uri}/conf/{plan.run_config}"]
     args += list(step_settings.spark_submit_args)
