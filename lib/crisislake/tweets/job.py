@@ -60,12 +60,13 @@ def ingest_files(
 
     Spark actions, in order: (1) the gzip check (``.gz`` files only); (2) the JVM parse of the
     JVM-read lines (:mod:`crisislake.tweets.jvm`), written as Parquet under ``staging``: a row
-    per line, the tweet's columns where the Java class took it, else the line; (3) the Python
-    parse of what it left, with the Python-read files, staged the same way (skipped when there
-    is none); (4) one aggregate for the counts, distinct tweet ids included; (5) the MERGE, after
-    the in-batch dedup only when the batch repeats a tweet; (6) the quarantine MERGE. Without
-    the JVM lane, (2) and (3) are one Python parse of every line. ``staging`` is deleted at the
-    end. The driver only collects file names and counts.
+    per line, the tweet's columns where the Java class took it, counting the lines it declined;
+    (3) only when it declined some: the names of the files that hold them; (4) the Python parse
+    of those files' declined lines (read again) and of the Python-read files, staged too
+    (skipped when there is nothing for it); (5) one aggregate for the counts, distinct tweet ids
+    included; (6) the MERGE, after the in-batch dedup only when the batch repeats a tweet; (7)
+    the quarantine MERGE. Without the JVM lane, (2)-(4) are one Python parse of every line.
+    ``staging`` is deleted at the end. The driver only collects file names and counts.
     """
     json_files, csv_files = io.split_by_format(files)
     damaged = io.damaged_gzip_files(spark, json_files)
@@ -88,7 +89,8 @@ def ingest_files(
                     spark, lines.transform(jvm.parse_lines(run_id, ingested_at)), join_uri(staging, "lines"))
                 parts.append(jvm.taken(parsed))
                 if declined:
-                    for_python.append(jvm.declined(parsed))
+                    again = jvm.files_with_declined(parsed, jvm_files)
+                    for_python.append(io.read_json_lines(spark, again, files).transform(jvm.declined_lines))
             else:
                 for_python.append(lines)
             if slow_files:
@@ -147,7 +149,8 @@ def _stage_lines(spark: SparkSession, parsed: DataFrame, uri: str) -> Tuple[Data
     """:func:`_stage` for :func:`jvm.parse_lines`'s rows, counting in the same pass the lines
     the Java class took and those it left to Python."""
     observed = Observation("jvm_parse")
-    _stage(spark, parsed.observe(observed, F.count(F.lit(1)).alias("lines"), F.count("payload").alias("declined")), uri)
+    declined = F.count(F.when(F.col("declined"), 1)).alias("declined")
+    _stage(spark, parsed.observe(observed, F.count(F.lit(1)).alias("lines"), declined), uri)
     counts = observed.get
     return spark.read.parquet(uri), int(counts["lines"]) - int(counts["declined"]), int(counts["declined"])
 

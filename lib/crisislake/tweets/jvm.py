@@ -25,9 +25,9 @@ import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from crisislake.tweets.records import OUTPUT
@@ -150,24 +150,22 @@ def register(spark: SparkSession) -> bool:
     return True
 
 
+def _parsed(payload: Column) -> Column:
+    return F.call_function(FUNCTION, payload.cast("binary"))
+
+
 def parse_lines(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
     """Lines (:data:`crisislake.tweets.io.LINE_SCHEMA`, JVM-read) -> one row per line: the
-    contract columns with lineage when the Java class took the line, else the line's ``payload``
-    for the Python parse (and null content). Needs :func:`register` first."""
+    contract columns with lineage where the Java class took the line, and ``declined`` (then
+    the content is null). Needs :func:`register` first."""
 
     def inner(lines_df: DataFrame) -> DataFrame:
-        parsed = lines_df.select(
-            "source_uri", "source_line", "payload",
-            F.call_function(FUNCTION, F.col("payload").cast("binary")).alias("row"),
-        )
         return (
-            parsed.select(
-                "source_uri", "source_line", "row.*",
-                F.when(F.col("row").isNull(), F.col("payload")).alias("payload"),
-            )
+            lines_df.select("source_uri", "source_line", _parsed(F.col("payload")).alias("row"))
+            .select("source_uri", "source_line", "row.*", F.col("row").isNull().alias("declined"))
             .withColumn("created_at", F.expr("timestamp_micros(created_us)"))
             .transform(with_lineage(run_id, ingested_at))
-            .select(*TWEET_COLUMNS, "payload")
+            .select(*TWEET_COLUMNS, "declined")
         )
 
     return inner
@@ -175,12 +173,22 @@ def parse_lines(run_id: str, ingested_at: Optional[datetime] = None) -> Callable
 
 def taken(parsed: DataFrame) -> DataFrame:
     """The lines of :func:`parse_lines` the Java class took, as parse records (no reason)."""
-    return parsed.filter(F.col("payload").isNull()).select(
+    return parsed.filter(~F.col("declined")).select(
         *TWEET_COLUMNS, F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("raw_payload"))
 
 
-def declined(parsed: DataFrame) -> DataFrame:
-    """The lines of :func:`parse_lines` left to the Python parse, as lines again."""
-    return parsed.filter(F.col("payload").isNotNull()).select(
-        "source_uri", "source_line", "payload",
-        F.lit(None).cast("string").alias("raw"), F.lit(None).cast("string").alias("error"))
+def files_with_declined(parsed: DataFrame, files: Sequence[str]) -> List[str]:
+    """Which of ``files`` (as listed) hold a line of :func:`parse_lines` that was declined."""
+    from crisislake.tweets.io import normalise_uri
+
+    listed = {normalise_uri(f): f for f in files}
+    rows = parsed.filter(F.col("declined")).select("source_uri").distinct().collect()
+    return sorted(listed.get(normalise_uri(r.source_uri), r.source_uri) for r in rows)
+
+
+def declined_lines(lines_df: DataFrame) -> DataFrame:
+    """The lines the Java class declines, for the Python parse. The lines are read again
+    rather than staged with the parse: a Firehose or v2 file is declined whole, and writing its
+    lines to the stage and back cost more than reading the file again and repeating the
+    (quick) decline."""
+    return lines_df.filter(_parsed(F.col("payload")).isNull())
