@@ -280,8 +280,17 @@ def test_register_says_false_when_the_lane_is_off_or_its_class_is_missing(spark,
     monkeypatch.setattr(jvm, "CLASS_NAME", "crisislake.tweets.NoSuchParser")
     monkeypatch.setattr(jvm, "_warned", False)
     assert jvm.register(spark) is False and jvm.register(spark) is False
-    said = [r.getMessage() for r in caplog.records if "not available" in r.getMessage()]
+    said = [r.getMessage() for r in caplog.records if "cannot run here" in r.getMessage()]
     assert len(said) == 1 and "NoSuchParser" in said[0]
+
+
+def test_register_says_false_when_the_class_fails_its_probe_on_the_driver(spark, monkeypatch, caplog):
+    monkeypatch.setattr(jvm, "_PROBE", b"null")  # a line the class declines
+    monkeypatch.setattr(jvm, "_warned", False)
+    assert jvm.register(spark) is False
+    assert "declined its probe status" in caplog.text
+    monkeypatch.undo()
+    assert jvm.register(spark) is True
 
 
 def test_the_jar_compiles_from_source_the_same_each_time(tmp_path):

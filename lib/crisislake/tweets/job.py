@@ -78,8 +78,8 @@ def ingest_files(
     ingested_at = datetime.now(timezone.utc)  # one value for the whole batch, whichever parse
     try:
         # Every step below reads the parsed rows: they are staged on the lake's storage (disk
-        # or S3), so nothing is parsed twice, memory stays flat however big the batch, and a
-        # lost executor re-reads the stage instead of failing the run.
+        # or S3), so the later steps never parse again, memory stays flat however big the
+        # batch, and a lost executor re-reads the stage instead of failing the run.
         with io.one_file_per_partition(spark), temporary_conf(spark, transforms.PARSE_CONF):
             parts: List[DataFrame] = []
             for_python = []

@@ -16,6 +16,7 @@ jar, :func:`register` says so once, and every line takes the Python parse. The S
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -97,7 +98,7 @@ def compile_jar(dest: Path, source: Path = SOURCE) -> Path:
             raise JvmLaneError(f"javac failed on {source}: {(proc.stderr or proc.stdout).strip()[:2000]}")
         classes = sorted(p for p in Path(out).rglob("*.class"))
         dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(dest.name + ".partial")
+        partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # two builds at once each write their own
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as jar:
             for path in classes:
                 info = zipfile.ZipInfo(path.relative_to(out).as_posix(), date_time=_ZIP_DATE)
@@ -133,19 +134,29 @@ def cached_jar() -> Optional[Path]:
         return None
 
 
+# One status the class must take: tried on the driver before registering, so a class that
+# cannot run here (missing, or a Jackson older than the 2.15 it is compiled against) turns the
+# lane off instead of failing tasks.
+_PROBE = b'{"id_str": "1", "created_at": "Mon Apr 15 18:50:12 +0000 2013", "text": "probe"}'
+
+
 def register(spark: SparkSession) -> bool:
-    """Register :data:`FUNCTION` in ``spark``; False when the lane is off or its class is not on
-    the classpath (then logged once per process)."""
+    """Register :data:`FUNCTION` in ``spark``; False when the lane is off or its class cannot run
+    here (then logged once per process)."""
     if spark.conf.get(ENABLED_CONF, "true").strip().lower() == "false":
         return False
     try:
+        java_class = functools.reduce(getattr, CLASS_NAME.split("."), spark._jvm)  # py4j: package by package
+        parser = java_class()
+        if parser.call(bytearray(_PROBE)) is None:
+            raise RuntimeError(f"{CLASS_NAME} declined its probe status")
         spark.udf.registerJavaFunction(FUNCTION, CLASS_NAME, RETURN_DDL)
     except Exception as exc:  # noqa: BLE001 - py4j wraps a missing class in several ways
         global _warned
         if not _warned:
             _warned = True
-            log.warning("the JVM tweet parse is not available (%s); every line takes the Python parse",
-                        str(exc).splitlines()[0][:300])
+            log.warning("the JVM tweet parse (%s) cannot run here (%s); every line takes the Python parse",
+                        CLASS_NAME, (str(exc).splitlines() or [type(exc).__name__])[0][:300])
         return False
     return True
 
