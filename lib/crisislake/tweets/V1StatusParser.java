@@ -134,13 +134,42 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         }
     }
 
-    /** Marks field {@code bit} as seen; a field named twice declines the line (which value wins
-     * would depend on the parser). */
-    static int seen(int mask, int bit) throws Decline {
-        if ((mask & bit) != 0) {
-            throw DECLINE;
+    /** Takes a field of an object: true when it read the value, false to have it skipped. */
+    @FunctionalInterface
+    interface Field {
+        boolean take(String name, JsonParser p) throws IOException, Decline;
+    }
+
+    /**
+     * Reads the object at the parser's position field by field: {@code field} takes the fields
+     * it knows and the rest are skipped unbuilt. False at JSON null; any other value that is not
+     * an object declines (a type mismatch), and so does a field taken twice (which value wins
+     * would depend on the parser).
+     */
+    static boolean fields(JsonParser p, Field field) throws IOException, Decline {
+        if (!object(p)) {
+            return false;
         }
-        return mask | bit;
+        String[] taken = new String[8];
+        int n = 0;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            p.nextToken();
+            if (!field.take(name, p)) {
+                p.skipChildren();
+                continue;
+            }
+            for (int i = 0; i < n; i++) {
+                if (taken[i].equals(name)) {
+                    throw DECLINE;
+                }
+            }
+            if (n == taken.length) {
+                taken = Arrays.copyOf(taken, 2 * n);
+            }
+            taken[n++] = name;
+        }
+        return true;
     }
 
     static String first(String a, String b) {
@@ -225,23 +254,19 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         }
         List<String> out = new ArrayList<>();
         String[] values = new String[keys.length];
-        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
-            if (!object(p)) {
+        Field value = (name, q) -> {
+            int k = indexOf(keys, name);
+            if (k < 0) {
+                return false;
+            }
+            values[k] = text(q);
+            return true;
+        };
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            Arrays.fill(values, null);
+            if (!fields(p, value)) {
                 out.add(null);
                 continue;
-            }
-            Arrays.fill(values, null);
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                int k = indexOf(keys, name);
-                if (k < 0) {
-                    p.skipChildren();
-                } else {
-                    mask = seen(mask, 1 << k);
-                    values[k] = text(p);
-                }
             }
             String picked = null;
             for (String v : values) {
@@ -266,13 +291,12 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
 
     /** Skips an object's fields, declining when it has a field named {@code forbidden}. */
     static void skipObjectWithout(JsonParser p, String forbidden) throws IOException, Decline {
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            if (forbidden.equals(p.currentName())) {
+        fields(p, (name, q) -> {
+            if (forbidden.equals(name)) {
                 throw DECLINE;
             }
-            p.nextToken();
-            p.skipChildren();
-        }
+            return false;
+        });
     }
 
     // ---- the parts of a status ------------------------------------------------------------
@@ -285,36 +309,27 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         List<String> mentions;
 
         static Entities read(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return null;
-            }
             Entities e = new Entities();
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                switch (name) {
-                    case "hashtags":
-                        mask = seen(mask, 1);
-                        e.hashtags = strings(p, "text", "tag");
-                        break;
-                    case "urls":
-                        mask = seen(mask, 2);
-                        e.urls = strings(p, "unwound_url", "expanded_url", "url");
-                        break;
-                    case "user_mentions":
-                        mask = seen(mask, 4);
-                        e.userMentions = strings(p, "screen_name");
-                        break;
-                    case "mentions":
-                        mask = seen(mask, 8);
-                        e.mentions = strings(p, "username");
-                        break;
-                    default:
-                        p.skipChildren();
-                }
+            return fields(p, e::take) ? e : null;
+        }
+
+        private boolean take(String name, JsonParser p) throws IOException, Decline {
+            switch (name) {
+                case "hashtags":
+                    hashtags = strings(p, "text", "tag");
+                    return true;
+                case "urls":
+                    urls = strings(p, "unwound_url", "expanded_url", "url");
+                    return true;
+                case "user_mentions":
+                    userMentions = strings(p, "screen_name");
+                    return true;
+                case "mentions":
+                    mentions = strings(p, "username");
+                    return true;
+                default:
+                    return false;
             }
-            return e;
         }
     }
 
@@ -325,32 +340,24 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         String screenName;
 
         static User read(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return null;
-            }
             User u = new User();
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                switch (name) {
-                    case "id_str":
-                        mask = seen(mask, 1);
-                        u.idStr = text(p);
-                        break;
-                    case "id":
-                        mask = seen(mask, 2);
-                        u.id = text(p);
-                        break;
-                    case "screen_name":
-                        mask = seen(mask, 4);
-                        u.screenName = text(p);
-                        break;
-                    default:
-                        p.skipChildren();
-                }
+            return fields(p, u::take) ? u : null;
+        }
+
+        private boolean take(String name, JsonParser p) throws IOException, Decline {
+            switch (name) {
+                case "id_str":
+                    idStr = text(p);
+                    return true;
+                case "id":
+                    id = text(p);
+                    return true;
+                case "screen_name":
+                    screenName = text(p);
+                    return true;
+                default:
+                    return false;
             }
-            return u;
         }
     }
 
@@ -360,28 +367,21 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         Entities entities;
 
         static Extended read(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return null;
-            }
             Extended x = new Extended();
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                switch (name) {
-                    case "full_text":
-                        mask = seen(mask, 1);
-                        x.fullText = text(p);
-                        break;
-                    case "entities":
-                        mask = seen(mask, 2);
-                        x.entities = Entities.read(p);
-                        break;
-                    default:
-                        p.skipChildren();
-                }
+            return fields(p, x::take) ? x : null;
+        }
+
+        private boolean take(String name, JsonParser p) throws IOException, Decline {
+            switch (name) {
+                case "full_text":
+                    fullText = text(p);
+                    return true;
+                case "entities":
+                    entities = Entities.read(p);
+                    return true;
+                default:
+                    return false;
             }
-            return x;
         }
     }
 
@@ -396,40 +396,32 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         User user;
 
         /** Reads the field {@code name} if it is a shared one; false when it is not. */
-        boolean readShared(String name, JsonParser p, int[] mask) throws IOException, Decline {
+        boolean takeShared(String name, JsonParser p) throws IOException, Decline {
             switch (name) {
                 case "id_str":
-                    mask[0] = seen(mask[0], 1);
                     idStr = text(p);
                     return true;
                 case "id":
-                    mask[0] = seen(mask[0], 1 << 1);
                     id = text(p);
                     return true;
                 case "text":
-                    mask[0] = seen(mask[0], 1 << 2);
                     text = text(p);
                     return true;
                 case "full_text":
-                    mask[0] = seen(mask[0], 1 << 3);
                     fullText = text(p);
                     return true;
                 case "extended_tweet":
-                    mask[0] = seen(mask[0], 1 << 4);
                     extended = Extended.read(p);
                     return true;
                 case "entities":
-                    mask[0] = seen(mask[0], 1 << 5);
                     entities = Entities.read(p);
                     return true;
                 case "user":
-                    mask[0] = seen(mask[0], 1 << 6);
                     user = User.read(p);
                     return true;
                 case "note_tweet": // v2 long-post text: Python's
                 case "author_id": // a v2 author, looked up in includes: Python's
                     requireNull(p);
-                    mask[0] = seen(mask[0], name.equals("note_tweet") ? 1 << 7 : 1 << 8);
                     return true;
                 default:
                     return false;
@@ -461,21 +453,14 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         boolean any;
 
         static Retweeted read(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return null;
-            }
             Retweeted rt = new Retweeted();
-            int[] mask = {0};
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                if (rt.readShared(name, p, mask)) {
-                    rt.any = true;
-                } else {
-                    p.skipChildren();
-                }
-            }
-            return rt;
+            return fields(p, rt::take) ? rt : null;
+        }
+
+        private boolean take(String name, JsonParser p) throws IOException, Decline {
+            boolean took = takeShared(name, p);
+            any |= took;
+            return took;
         }
     }
 
@@ -496,163 +481,116 @@ public final class V1StatusParser implements UDF1<byte[], Row> {
         List<Double> point;
 
         void read(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
+            if (!fields(p, this::take)) {
                 throw DECLINE; // the JSON null: Python's
             }
-            int[] mask = {0};
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                if (readShared(name, p, mask)) {
-                    continue;
-                }
-                switch (name) {
-                    case "created_at":
-                        mask[0] = seen(mask[0], 1 << 9);
-                        createdAt = text(p);
-                        break;
-                    case "lang":
-                        mask[0] = seen(mask[0], 1 << 10);
-                        lang = text(p);
-                        break;
-                    case "in_reply_to_status_id_str":
-                        mask[0] = seen(mask[0], 1 << 11);
-                        replyToStr = text(p);
-                        break;
-                    case "in_reply_to_status_id":
-                        mask[0] = seen(mask[0], 1 << 12);
-                        replyTo = text(p);
-                        break;
-                    case "quoted_status_id_str":
-                        mask[0] = seen(mask[0], 1 << 13);
-                        quotedStatusIdStr = text(p);
-                        break;
-                    case "retweeted_status":
-                        mask[0] = seen(mask[0], 1 << 14);
-                        retweeted = Retweeted.read(p);
-                        break;
-                    case "quoted_status":
-                        mask[0] = seen(mask[0], 1 << 15);
-                        readQuoted(p);
-                        break;
-                    case "place":
-                        mask[0] = seen(mask[0], 1 << 16);
-                        readPlace(p);
-                        break;
-                    case "coordinates":
-                        mask[0] = seen(mask[0], 1 << 17);
-                        readCoordinates(p);
-                        break;
-                    case "geo":
-                        // v1.1's [lat, lon] point is not read; an object naming place_id is
-                        // v2's geo, which Python resolves against includes.
-                        mask[0] = seen(mask[0], 1 << 18);
-                        if (p.currentToken() == JsonToken.START_OBJECT) {
-                            skipObjectWithout(p, "place_id");
-                        } else {
-                            p.skipChildren();
-                        }
-                        break;
-                    case "errors":
-                        p.skipChildren(); // read as text and never used for a status
-                        break;
-                    case "referenced_tweets": // v2
-                    case "data": // a v2 response
-                    case "includes":
-                    case "_format": // a CSV row
-                        requireNull(p);
-                        break;
-                    default:
-                        if (indexOf(CONTROL_FIELDS, name) >= 0) {
-                            requireNull(p); // a stream control message: Python's to quarantine
-                        } else {
-                            p.skipChildren();
-                        }
-                }
-            }
         }
 
-        private void readQuoted(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return;
+        private boolean take(String name, JsonParser p) throws IOException, Decline {
+            if (takeShared(name, p)) {
+                return true;
             }
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                if (name.equals("id_str")) {
-                    mask = seen(mask, 1);
-                    quotedIdStr = text(p);
-                } else if (name.equals("id")) {
-                    mask = seen(mask, 2);
-                    quotedId = text(p);
-                } else {
-                    p.skipChildren();
-                }
-            }
-        }
-
-        private void readPlace(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return;
-            }
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                switch (name) {
-                    case "country_code":
-                        mask = seen(mask, 1);
-                        placeCountryCode = text(p);
-                        break;
-                    case "country":
-                        mask = seen(mask, 2);
-                        placeCountry = text(p);
-                        break;
-                    case "full_name":
-                        mask = seen(mask, 4);
-                        placeFullName = text(p);
-                        break;
-                    case "name":
-                        mask = seen(mask, 8);
-                        placeName = text(p);
-                        break;
-                    case "id":
-                        mask = seen(mask, 16);
-                        p.skipChildren(); // only v2 looks places up by id
-                        break;
-                    default:
+            switch (name) {
+                case "created_at":
+                    createdAt = text(p);
+                    return true;
+                case "lang":
+                    lang = text(p);
+                    return true;
+                case "in_reply_to_status_id_str":
+                    replyToStr = text(p);
+                    return true;
+                case "in_reply_to_status_id":
+                    replyTo = text(p);
+                    return true;
+                case "quoted_status_id_str":
+                    quotedStatusIdStr = text(p);
+                    return true;
+                case "retweeted_status":
+                    retweeted = Retweeted.read(p);
+                    return true;
+                case "quoted_status":
+                    fields(p, this::takeQuoted);
+                    return true;
+                case "place":
+                    fields(p, this::takePlace);
+                    return true;
+                case "coordinates":
+                    fields(p, this::takeCoordinates);
+                    return true;
+                case "geo":
+                    // v1.1's [lat, lon] point is not read; an object naming place_id is v2's
+                    // geo, which Python resolves against includes.
+                    if (p.currentToken() == JsonToken.START_OBJECT) {
+                        skipObjectWithout(p, "place_id");
+                    } else {
                         p.skipChildren();
-                }
+                    }
+                    return true;
+                case "referenced_tweets": // v2
+                case "data": // a v2 response
+                case "includes":
+                case "_format": // a CSV row
+                    requireNull(p);
+                    return true;
+                default:
+                    if (indexOf(CONTROL_FIELDS, name) >= 0) {
+                        requireNull(p); // a stream control message: Python's to quarantine
+                        return true;
+                    }
+                    return false; // "errors" among them: read as text and never used for a status
             }
         }
 
-        private void readCoordinates(JsonParser p) throws IOException, Decline {
-            if (!object(p)) {
-                return;
+        private boolean takeQuoted(String name, JsonParser p) throws IOException, Decline {
+            switch (name) {
+                case "id_str":
+                    quotedIdStr = text(p);
+                    return true;
+                case "id":
+                    quotedId = text(p);
+                    return true;
+                default:
+                    return false;
             }
-            int mask = 0;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                if (!name.equals("coordinates")) {
-                    p.skipChildren();
-                    continue;
-                }
-                mask = seen(mask, 1);
-                JsonToken t = p.currentToken();
-                if (t == JsonToken.VALUE_NULL) {
-                    point = null;
-                    continue;
-                }
-                if (t != JsonToken.START_ARRAY) {
-                    throw DECLINE;
-                }
-                point = new ArrayList<>(2);
-                while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
-                    point.add(number(p, t));
-                }
+        }
+
+        private boolean takePlace(String name, JsonParser p) throws IOException, Decline {
+            switch (name) {
+                case "country_code":
+                    placeCountryCode = text(p);
+                    return true;
+                case "country":
+                    placeCountry = text(p);
+                    return true;
+                case "full_name":
+                    placeFullName = text(p);
+                    return true;
+                case "name":
+                    placeName = text(p);
+                    return true;
+                default:
+                    return false; // "id" too: only v2 looks places up by id
             }
+        }
+
+        private boolean takeCoordinates(String name, JsonParser p) throws IOException, Decline {
+            if (!name.equals("coordinates")) {
+                return false;
+            }
+            JsonToken t = p.currentToken();
+            if (t == JsonToken.VALUE_NULL) {
+                point = null;
+                return true;
+            }
+            if (t != JsonToken.START_ARRAY) {
+                throw DECLINE;
+            }
+            point = new ArrayList<>(2);
+            while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                point.add(number(p, t));
+            }
+            return true;
         }
 
         private static Double number(JsonParser p, JsonToken t) throws IOException, Decline {
