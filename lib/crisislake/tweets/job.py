@@ -150,9 +150,9 @@ def _stage_lines(spark: SparkSession, parsed: DataFrame, uri: str) -> Tuple[Data
     the Java class took and those it left to Python."""
     observed = Observation("jvm_parse")
     declined = F.count(F.when(F.col("declined"), 1)).alias("declined")
-    _stage(spark, parsed.observe(observed, F.count(F.lit(1)).alias("lines"), declined), uri)
+    staged = _stage(spark, parsed.observe(observed, F.count(F.lit(1)).alias("lines"), declined), uri)
     counts = observed.get
-    return spark.read.parquet(uri), int(counts["lines"]) - int(counts["declined"]), int(counts["declined"])
+    return staged, int(counts["lines"]) - int(counts["declined"]), int(counts["declined"])
 
 
 def _stage(spark: SparkSession, df: DataFrame, uri: str) -> DataFrame:
