@@ -56,13 +56,14 @@ def jvm_cache_root() -> Path:
     return Path(os.environ.get("CRISISLAKE_JVM_CACHE", Path.home() / ".cache" / "crisislake" / "jvm"))
 
 
-def java_executable() -> Optional[str]:
+def java_executable(tool: str = "java") -> Optional[str]:
+    """``tool`` of the JDK (``java``, ``javac``): from ``JAVA_HOME`` when it has it, else PATH."""
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
-        candidate = Path(java_home) / "bin" / "java"
+        candidate = Path(java_home) / "bin" / tool
         if candidate.is_file():
             return str(candidate)
-    return shutil.which("java")
+    return shutil.which(tool)
 
 
 def parse_java_major(version_output: str) -> Optional[int]:

@@ -112,6 +112,12 @@ def write_package_zip(package_dir: Path, dest: Path, extra: Optional[Dict[str, P
     for path in package_files(package_dir):
         entries[f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}"] = path
     entries.update(extra or {})
+    return write_zip(entries, dest)
+
+
+def write_zip(entries: Dict[str, Path], dest: Path) -> Path:
+    """Write the zip ``dest`` holding ``{archive name: file}``, entries in name order with fixed
+    dates and modes, so the same files always give the same bytes (a jar is such a zip too)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):

@@ -20,10 +20,8 @@ import functools
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
-import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
@@ -52,7 +50,6 @@ RETURN_DDL = "struct<" + ",".join(f"{name}:{kind}" for name, kind in CONTENT) + 
 # Spark 3.5 API as EMR 7's). Bytecode for Java 8, the oldest JVM Spark 3.5 runs on.
 _CLASSPATH_JARS = ("jackson-core-2.*.jar", "spark-sql-api_*.jar", "spark-catalyst_*.jar", "spark-sql_*.jar")
 _JAVA_RELEASE = "8"
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 _warned = False  # whether register() has said that the class is missing
@@ -63,10 +60,9 @@ class JvmLaneError(RuntimeError):
 
 
 def javac_executable() -> Optional[str]:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "javac").is_file():
-        return str(Path(java_home) / "bin" / "javac")
-    return shutil.which("javac")
+    from crisislake.session import java_executable
+
+    return java_executable("javac")
 
 
 def _spark_jars_dir() -> Path:
@@ -88,6 +84,8 @@ def compile_jar(dest: Path, source: Path = SOURCE) -> Path:
         if not found:
             raise JvmLaneError(f"no {pattern} under {jars_dir} to compile against")
         classpath.append(str(found[0]))
+    from crisislake.emr.build import write_zip
+
     with tempfile.TemporaryDirectory(prefix="crisislake-javac-") as out:
         proc = subprocess.run(
             [javac, "--release", _JAVA_RELEASE, "-nowarn", "-encoding", "UTF-8", "-d", out,
@@ -96,15 +94,9 @@ def compile_jar(dest: Path, source: Path = SOURCE) -> Path:
         )
         if proc.returncode != 0:
             raise JvmLaneError(f"javac failed on {source}: {(proc.stderr or proc.stdout).strip()[:2000]}")
-        classes = sorted(p for p in Path(out).rglob("*.class"))
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        classes = {p.relative_to(out).as_posix(): p for p in Path(out).rglob("*.class")}
         partial = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # two builds at once each write their own
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as jar:
-            for path in classes:
-                info = zipfile.ZipInfo(path.relative_to(out).as_posix(), date_time=_ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                jar.writestr(info, path.read_bytes())
-        partial.replace(dest)
+        write_zip(classes, partial).replace(dest)
     return dest
 
 
