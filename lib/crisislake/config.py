@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from crisislake.errors import CrisislakeError
+
 ENV_PREFIX = "CRISISLAKE_"
 ZONES = ("raw", "curated", "quarantine", "enriched", "marts", "exports", "models", "_runs")
 
 
-class ConfigError(ValueError):
+class ConfigError(CrisislakeError, ValueError):
     """The configuration is missing, malformed or names an unknown field."""
 
 

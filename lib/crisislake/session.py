@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, List, Mapping, Optional, Sequence
 
 from crisislake.config import SparkSettings
+from crisislake.errors import CrisislakeError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -40,7 +41,7 @@ PARQUET_DATES_CONF = {
 }
 
 
-class SparkRuntimeError(RuntimeError):
+class SparkRuntimeError(CrisislakeError, RuntimeError):
     """Spark cannot start here; the message says what to install or fix."""
 
 

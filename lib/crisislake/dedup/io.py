@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from crisislake.errors import CrisislakeError
+
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 
-class UnsupportedFileError(ValueError):
+class UnsupportedFileError(CrisislakeError, ValueError):
     """The file's extension is not .csv, .csv.gz or .parquet."""
 
 

@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from crisislake.errors import CrisislakeError
+
 log = logging.getLogger(__name__)
 
 PACKAGE = "crisislake"
@@ -38,7 +40,7 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _PACKAGE_DATA_SUFFIXES = (".py", ".json", ".sql")
 
 
-class BuildError(RuntimeError):
+class BuildError(CrisislakeError, RuntimeError):
     """The source tree is missing something the build must ship."""
 
 

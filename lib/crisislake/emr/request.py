@@ -10,12 +10,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from crisislake.emr.build import ZIP_NAME
 from crisislake.emr.settings import EmrSettings
+from crisislake.errors import CrisislakeError
 
 COMMAND_RUNNER = "command-runner.jar"
 STAGE_STEP = "stage-config"
 
 
-class PlanError(ValueError):
+class PlanError(CrisislakeError, ValueError):
     """The submit plan cannot work (e.g. a lake root that is not on S3)."""
 
 

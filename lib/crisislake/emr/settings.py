@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar
 
+from crisislake.errors import CrisislakeError
+
 MARKETS = ("ON_DEMAND", "SPOT")
 ROLES = ("MASTER", "CORE", "TASK")
 ACTIONS_ON_FAILURE = ("TERMINATE_CLUSTER", "CANCEL_AND_WAIT", "CONTINUE")
 
 
-class EmrSettingsError(ValueError):
+class EmrSettingsError(CrisislakeError, ValueError):
     """An ``emr/*.json`` file is missing, malformed or holds an impossible value."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from crisislake.emr.request import split_s3_uri
+from crisislake.errors import CrisislakeError
 
 FAILED_STEP_STATES = ("FAILED", "CANCELLED", "INTERRUPTED")
 CREDENTIAL_ERRORS = (
@@ -25,7 +26,7 @@ CREDENTIAL_ERRORS = (
 Printer = Callable[[str], None]
 
 
-class SubmitError(RuntimeError):
+class SubmitError(CrisislakeError, RuntimeError):
     """A submission failed for a reason the message states in one line."""
 
 

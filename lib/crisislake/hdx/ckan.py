@@ -16,6 +16,8 @@ import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
 
+from crisislake.errors import CrisislakeError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -23,11 +25,11 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 60.0
 
 
-class CkanError(RuntimeError):
+class CkanError(CrisislakeError, RuntimeError):
     """The CKAN API answered, but not with ``success: true`` (or not with JSON)."""
 
 
-class TransientError(RuntimeError):
+class TransientError(CrisislakeError, RuntimeError):
     """A failure worth retrying (timeout, reset connection, 429/5xx, truncated body)."""
 
     def __init__(self, message: str, retry_after_s: Optional[float] = None):

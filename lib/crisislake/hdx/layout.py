@@ -14,6 +14,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from crisislake.errors import CrisislakeError
+
 UTF8_BOM = codecs.BOM_UTF8
 
 # Today's ACLED event columns, in the order of curated/conflict_events.
@@ -124,7 +126,7 @@ PCODE_COLUMNS: Dict[str, str] = {
 EVENTS, MONTHLY, PCODES = "conflict_events", "conflict_monthly", "admin_pcodes"
 
 
-class LayoutError(ValueError):
+class LayoutError(CrisislakeError, ValueError):
     """A file whose layout no ingestion path recognises (goes to quarantine as a whole file)."""
 
 

@@ -16,12 +16,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crisislake.config import Config
+from crisislake.errors import CrisislakeError
 from crisislake.nlp import data, model_store, predict
 from crisislake.nlp.metrics import classification_report
 from crisislake.nlp.tasks import TASKS, TaskSpec, get_task, normalise_label
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(CrisislakeError, ValueError):
     """The labelled file lacks a named column or no row has a usable label."""
 
 

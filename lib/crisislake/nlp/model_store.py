@@ -13,12 +13,13 @@ from pyspark.sql import SparkSession
 
 from crisislake import storage
 from crisislake.config import join_uri
+from crisislake.errors import CrisislakeError
 
 METRICS_FILE = "metrics.json"
 DEFAULT_FILE = "DEFAULT"
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(CrisislakeError, FileNotFoundError):
     """No model at the path, or no default model for the task."""
 
 

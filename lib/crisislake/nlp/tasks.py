@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from crisislake.errors import CrisislakeError
+
 UNKNOWN = "unknown"
 
 DISASTER_TYPES = [
@@ -38,7 +40,7 @@ TASKS: Dict[str, TaskSpec] = {
 }
 
 
-class UnknownTaskError(ValueError):
+class UnknownTaskError(CrisislakeError, ValueError):
     """The task name is not one of :data:`TASKS`."""
 
 

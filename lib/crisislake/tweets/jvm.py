@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from crisislake.errors import CrisislakeError
 from crisislake.tweets.records import OUTPUT
 from crisislake.tweets.schemas import TWEET_COLUMNS
 from crisislake.tweets.transforms import with_lineage
@@ -55,7 +56,7 @@ _JAVA_RELEASE = "8"
 _warned = False  # whether register() has said that the class is missing
 
 
-class JvmLaneError(RuntimeError):
+class JvmLaneError(CrisislakeError, RuntimeError):
     """The Java class could not be compiled; the message holds javac's own words."""
 
 

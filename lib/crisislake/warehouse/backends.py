@@ -11,6 +11,7 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Set
 
 from crisislake.config import ConfigError, WarehouseSettings
+from crisislake.errors import CrisislakeError
 from crisislake.warehouse import model as m
 from crisislake.warehouse.loadsql import LoadPlan, loaded_tables_sql
 from crisislake.warehouse.manifest import ExportInfo, iter_csv_chunks
@@ -20,11 +21,11 @@ log = logging.getLogger(__name__)
 Hook = Optional[Callable[[str], None]]
 
 
-class WarehouseLoadError(RuntimeError):
+class WarehouseLoadError(CrisislakeError, RuntimeError):
     """The database refused a load; the message carries the database's own error text."""
 
 
-class SchemaDriftError(ValueError):
+class SchemaDriftError(CrisislakeError, ValueError):
     """A target table's columns differ from the model; names the table and column."""
 
 

@@ -21,10 +21,11 @@ import time
 from typing import Dict, List, Optional
 
 from crisislake.config import Config, ConfigError
+from crisislake.errors import CrisislakeError
 from crisislake.warehouse.model import validate_identifier
 
 
-class BackupError(RuntimeError):
+class BackupError(CrisislakeError, RuntimeError):
     """Redshift refused a snapshot operation; carries Redshift's error text."""
 
 

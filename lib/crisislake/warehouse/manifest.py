@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Iterator, List, Sequence, Tuple
 from urllib.parse import unquote, urlparse
 
+from crisislake.errors import CrisislakeError
 from crisislake.warehouse.model import Table, arrow_type_matches
 
 MANIFEST_NAME = "manifest.json"
 
 
-class ExportValidationError(ValueError):
+class ExportValidationError(CrisislakeError, ValueError):
     """A manifest or one of its files does not match the model; names the table and column."""
 
 

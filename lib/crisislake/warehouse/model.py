@@ -29,13 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from crisislake.errors import CrisislakeError
+
 DIALECTS = ("redshift", "postgres")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Redshift VARCHAR lengths count bytes; the widest Redshift VARCHAR.
 MAX_VARCHAR = 65535
 
 
-class ModelError(ValueError):
+class ModelError(CrisislakeError, ValueError):
     """An identifier or type that the model refuses to render."""
 
 
