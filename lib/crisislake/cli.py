@@ -25,7 +25,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "evaluate": ("crisislake.nlp.evaluate_job", "evaluate a classifier on a labelled file"),
     "classify": ("crisislake.nlp.classify_job", "label curated tweets into enriched/tweet_labels"),
     "dedup": ("crisislake.dedup.job", "near-duplicate clustering of tweets"),
-    "incidents": ("crisislake.dedup.incidents_job", "group tweets into real-world incidents"),
+    "incidents": ("crisislake.incidents.job", "group tweets into real-world incidents"),
     "export": ("crisislake.warehouse.export_job", "export warehouse tables as Parquet + COPY manifests"),
     "load": ("crisislake.warehouse.load_job", "load an export into Redshift or PostgreSQL, exactly once"),
     "redshift-backup": ("crisislake.warehouse.backup_job", "Redshift snapshots: take, schedule, restore"),
@@ -82,11 +82,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args.run_id = args.run_id or new_run_id()
     module = importlib.import_module(COMMANDS[args.command][0])
+    from crisislake.errors import CrisislakeError
     from crisislake.session import SparkRuntimeError
 
     try:
         return int(module.run(args, config) or 0)
-    except (SparkRuntimeError, ConfigError) as exc:
+    except (SparkRuntimeError, ConfigError, CrisislakeError) as exc:
         print(f"crisislake {args.command}: {exc}", file=sys.stderr)
         return 2
 

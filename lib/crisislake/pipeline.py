@@ -23,7 +23,7 @@ STEPS: List[Tuple[str, str]] = [
     ("ingest-hdx", "crisislake.hdx.ingest_job"),
     ("classify", "crisislake.nlp.classify_job"),
     ("dedup", "crisislake.dedup.job"),
-    ("incidents", "crisislake.dedup.incidents_job"),
+    ("incidents", "crisislake.incidents.job"),
     ("build-marts", "crisislake.marts.job"),
     ("export", "crisislake.warehouse.export_job"),
     ("load", "crisislake.warehouse.load_job"),
