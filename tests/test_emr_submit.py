@@ -80,8 +80,9 @@ def test_submit_launches_cluster_with_pipeline_steps_in_order(capsys, aws, bucke
     assert cluster["LogUri"] == f"s3://{bucket}/lake/emr-logs/"
     steps = list(reversed(aws["emr"].list_steps(ClusterId=cluster_id)["Steps"]))
     assert [s["Name"] for s in steps] == [
-        "crisislake stage-config", "crisislake ingest-tweets", "crisislake ingest-hdx", "crisislake classify",
-        "crisislake dedup", "crisislake incidents", "crisislake build-marts", "crisislake export",
+        "crisislake stage-config", "crisislake ingest-tweets", "crisislake ingest-hdx",
+        "crisislake ingest-reported-incidents", "crisislake classify",
+        "crisislake dedup", "crisislake incidents", "crisislake corroborate", "crisislake build-marts", "crisislake export",
         "crisislake load",
     ]
     code_uri = f"s3://{bucket}/lake/code/{dist.version}"

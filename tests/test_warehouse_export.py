@@ -181,7 +181,8 @@ def exported_lake(spark, tmp_path_factory):
         tweet(12, None, text="no timestamp"),  # breaks fact_tweet.created_at NOT NULL
     ], ej.TWEETS_SCHEMA)
     tweets.write.format("delta").save(config.table("curated", "tweets"))
-    spark.createDataFrame([("inc-1", datetime(2026, 1, 5), datetime(2026, 1, 6), 2, "flood", "Lagos", ["flood", "aid"], "r")],
+    spark.createDataFrame([("inc-1", datetime(2026, 1, 5), datetime(2026, 1, 6), 2, "flood", "Lagos", ["flood", "aid"], "r")
+                           + (None,) * 14],
                           ej.INCIDENTS_SCHEMA).write.format("delta").save(config.table("enriched", "incidents"))
     summary = ej.export_tables(spark, config, RUN, tables=FIXTURE_TABLES, slice_count=2,
                                environ={ej.PSEUDONYM_KEY_ENV: "k"})

@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 STEPS: List[Tuple[str, str]] = [
     ("ingest-tweets", "crisislake.tweets.job"),
     ("ingest-hdx", "crisislake.hdx.ingest_job"),
+    ("ingest-reported-incidents", "crisislake.incidents.reported_job"),
     ("classify", "crisislake.nlp.classify_job"),
     ("dedup", "crisislake.dedup.job"),
     ("incidents", "crisislake.incidents.job"),
+    ("corroborate", "crisislake.incidents.corroborate_job"),
     ("build-marts", "crisislake.marts.job"),
     ("export", "crisislake.warehouse.export_job"),
     ("load", "crisislake.warehouse.load_job"),
