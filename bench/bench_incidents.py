@@ -108,13 +108,12 @@ def baseline(texts: dict, cited: list) -> dict:
 
 def pair_table(spark, df, cited):
     """Every candidate pair between two cited tweets with its features (Spark, as the job computes them)."""
-    from pyspark.sql import functions as F
-
     from crisislake.dedup.io import with_row_index
     from crisislake.dedup.job import event_ms_column
     from crisislake.incidents.cluster import FEATURES, IncidentParams, candidate_pairs, pair_features
     from crisislake.incidents.gazetteer import gazetteer_frame
     from crisislake.incidents.job import prepare_reports
+    from pyspark.sql import functions as F
 
     indexed = with_row_index(df, "node")
     indexed = indexed.withColumn("event_ms", event_ms_column(indexed, "id", None))
@@ -133,9 +132,8 @@ def pair_table(spark, df, cited):
 def fit(rows, train_states, state, features, use_veto=True):
     """Logistic regression on the training states' pairs -> (weights, intercept)."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
     from crisislake.incidents.cluster import FEATURES
+    from sklearn.linear_model import LogisticRegression
 
     idx = [FEATURES.index(f) for f in features]
     train = [r for r in rows if state[r["a"]] in train_states and state[r["b"]] in train_states

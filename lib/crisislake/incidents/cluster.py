@@ -20,7 +20,6 @@ quote chains and a shared link (``urls``, lake mode) link outright; near-duplica
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence
 
@@ -48,15 +47,15 @@ FEATURES = ("log_between", "log_dt", "jaccard", "idf_overlap", "place_agree", "f
             "shared_entity", "follow_up", "none_placed")
 # Fitted on all of 2020PB by bench/bench_incidents.py (logistic regression; leave-state-out
 # figures in docs/incidents.md). Order: FEATURES.
-DEFAULT_WEIGHTS = (-0.78, -0.30, 1.30, 2.30, 1.30, 0.80, 1.50, 0.80, 0.90, 0.60)
-DEFAULT_INTERCEPT = -0.80
+DEFAULT_WEIGHTS = (-0.52, -0.413, 2.872, 1.798, 1.403, 0.614, 1.412, 0.853, 0.897, 0.741)
+DEFAULT_INTERCEPT = -1.167
 
 
 @dataclass(frozen=True)
 class IncidentParams:
     """How reports are linked. ``threshold`` is the link probability; ``weights`` follow FEATURES."""
 
-    threshold: float = 0.6
+    threshold: float = 0.45
     window_hours: float = 48.0
     neighbours: int = 8
     min_jaccard: float = 0.2  # LSH candidate threshold on word sets
@@ -70,7 +69,7 @@ class IncidentParams:
     def window_ms(self) -> int:
         return int(self.window_hours * 3600 * 1000)
 
-    def without(self, feature: str) -> "IncidentParams":
+    def without(self, feature: str) -> IncidentParams:
         """The same model with one feature's weight at zero (the ablation table)."""
         weights = [0.0 if name == feature else w for name, w in zip(FEATURES, self.weights)]
         return IncidentParams(**{**self.__dict__, "weights": tuple(weights)})
@@ -257,10 +256,3 @@ def assign_incidents(tweets: DataFrame, params: IncidentParams, extra_edges: Opt
     return tweets.select("node").join(components, "node", "left").select(
         "node", F.coalesce("component", "node").alias("component")
     )
-
-
-def logit(p: float) -> float:
-    """>>> round(logit(0.5), 3)
-    0.0
-    """
-    return math.log(p / (1 - p))

@@ -16,7 +16,12 @@ from pyspark.sql import functions as F
 from crisislake import delta_io
 from crisislake.config import Config
 from crisislake.incidents.corroborate import (
-    MATCH_COLUMNS, CorroborationParams, corroboration_summary, match_acled, match_reported)
+    MATCH_COLUMNS,
+    CorroborationParams,
+    corroboration_summary,
+    match_acled,
+    match_reported,
+)
 from crisislake.incidents.job import sync_table
 from crisislake.runs import run_step
 
@@ -38,8 +43,8 @@ def corroborate(spark: SparkSession, config: Config, run_id: str, params: Corrob
             return {"skipped": "no enriched/incidents: run `crisislake incidents` first"}
         incidents = spark.read.format("delta").load(incidents_path)
         parts, read = [], {}
-        for name, table, match in (("acled", ("curated", "conflict_events"), match_acled),
-                                   ("reported_incidents", ("curated", "reported_incidents"), match_reported)):
+        for table, match in ((("curated", "conflict_events"), match_acled),
+                             (("curated", "reported_incidents"), match_reported)):
             path = config.table(*table)
             if delta_io.is_delta_table(spark, path):
                 parts.append(match(incidents, spark.read.format("delta").load(path), params))

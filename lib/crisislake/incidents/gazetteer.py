@@ -132,7 +132,7 @@ def us_rows(cities: Optional[Iterable[tuple]] = None) -> List[tuple]:
                          False, True))
     cities = list(cities)
     initials = {}
-    for city, abbr, _, _ in cities:
+    for city, _, _, _ in cities:
         if _initials(city):
             initials.setdefault(_initials(city), []).append(city)
     by_name = {(c, a): (lat, lon) for c, a, lat, lon in cities}
