@@ -281,7 +281,9 @@ def test_dry_run_prints_each_statement_and_creates_nothing(wh, lake):
     s = wh.warehouse.schema
     assert f"CREATE TEMP TABLE stage_fact_incident (LIKE {s}.fact_incident);" in text
     assert "COPY stage_fact_incident (incident_id, first_seen, last_seen, date_key, n_reports, " \
-           "representative_text, place, labels, run_id) FROM STDIN WITH (FORMAT csv);" in text
+           "representative_text, place, latitude, longitude, country_iso3, admin1_name, admin1_pcode, " \
+           "admin2_name, admin2_pcode, place_confidence, incident_type, force_rank, labels, corroborated, " \
+           "corroboration_score, acled_event_ids, reported_incident_ids, run_id) FROM STDIN WITH (FORMAT csv);" in text
     assert f"MERGE INTO {s}.fact_incident USING stage_fact_incident ON " \
            "fact_incident.incident_id = stage_fact_incident.incident_id" in text
     assert query(wh, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{s}'") == [(0,)]
