@@ -163,15 +163,29 @@ COMMENT ON COLUMN crisislake.fact_conflict_event.acled_timestamp IS 'ACLED''s ow
 
 -- distributed on its MERGE key; sorted by first report
 CREATE TABLE IF NOT EXISTS crisislake.fact_incident (
-    incident_id         VARCHAR(64) NOT NULL,
-    first_seen          TIMESTAMPTZ NOT NULL,
-    last_seen           TIMESTAMPTZ NOT NULL,
-    date_key            INTEGER NOT NULL,
-    n_reports           BIGINT NOT NULL,
-    representative_text VARCHAR(65535),
-    place               VARCHAR(512),
-    labels              VARCHAR(1024),
-    run_id              VARCHAR(64) NOT NULL,
+    incident_id           VARCHAR(64) NOT NULL,
+    first_seen            TIMESTAMPTZ NOT NULL,
+    last_seen             TIMESTAMPTZ NOT NULL,
+    date_key              INTEGER NOT NULL,
+    n_reports             BIGINT NOT NULL,
+    representative_text   VARCHAR(65535),
+    place                 VARCHAR(512),
+    latitude              DECIMAL(9,6),
+    longitude             DECIMAL(9,6),
+    country_iso3          VARCHAR(3),
+    admin1_name           VARCHAR(256),
+    admin1_pcode          VARCHAR(32),
+    admin2_name           VARCHAR(256),
+    admin2_pcode          VARCHAR(32),
+    place_confidence      DECIMAL(4,3),
+    incident_type         VARCHAR(64),
+    force_rank            SMALLINT,
+    labels                VARCHAR(1024),
+    corroborated          BOOLEAN NOT NULL,
+    corroboration_score   DECIMAL(4,3),
+    acled_event_ids       VARCHAR(4096),
+    reported_incident_ids VARCHAR(4096),
+    run_id                VARCHAR(64) NOT NULL,
     PRIMARY KEY (incident_id)
 )
 DISTSTYLE KEY
@@ -181,6 +195,39 @@ ENCODE AUTO;
 COMMENT ON TABLE crisislake.fact_incident IS 'distributed on its MERGE key; sorted by first report';
 COMMENT ON COLUMN crisislake.fact_incident.date_key IS 'date of first_seen';
 COMMENT ON COLUMN crisislake.fact_incident.labels IS 'comma-separated, sorted';
+
+-- the evidence of each incident; distributed like fact_incident so the join stays on one node
+CREATE TABLE IF NOT EXISTS crisislake.bridge_incident_tweet (
+    incident_id      VARCHAR(64) NOT NULL,
+    tweet_id         BIGINT NOT NULL,
+    tweet_url        VARCHAR(256) NOT NULL,
+    author_pseudonym VARCHAR(64),
+    created_at       TIMESTAMPTZ,
+    is_canonical     BOOLEAN NOT NULL,
+    run_id           VARCHAR(64) NOT NULL,
+    PRIMARY KEY (incident_id, tweet_id)
+)
+DISTSTYLE KEY
+DISTKEY (incident_id)
+COMPOUND SORTKEY (incident_id)
+ENCODE AUTO;
+
+-- what confirms each incident; distributed like fact_incident
+CREATE TABLE IF NOT EXISTS crisislake.bridge_incident_corroboration (
+    incident_id VARCHAR(64) NOT NULL,
+    source      VARCHAR(32) NOT NULL,
+    source_id   VARCHAR(128) NOT NULL,
+    score       DECIMAL(4,3) NOT NULL,
+    event_date  DATE,
+    description VARCHAR(65535),
+    url         VARCHAR(2048),
+    run_id      VARCHAR(64) NOT NULL,
+    PRIMARY KEY (incident_id, source, source_id)
+)
+DISTSTYLE KEY
+DISTKEY (incident_id)
+COMPOUND SORTKEY (incident_id)
+ENCODE AUTO;
 
 -- one row per table per load; read by every load's exactly-once check
 CREATE TABLE IF NOT EXISTS crisislake.load_audit (

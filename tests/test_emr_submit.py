@@ -80,12 +80,13 @@ def test_submit_launches_cluster_with_pipeline_steps_in_order(capsys, aws, bucke
     assert cluster["LogUri"] == f"s3://{bucket}/lake/emr-logs/"
     steps = list(reversed(aws["emr"].list_steps(ClusterId=cluster_id)["Steps"]))
     assert [s["Name"] for s in steps] == [
-        "crisislake stage-config", "crisislake ingest-tweets", "crisislake ingest-hdx", "crisislake classify",
-        "crisislake dedup", "crisislake incidents", "crisislake build-marts", "crisislake export",
+        "crisislake stage-config", "crisislake ingest-tweets", "crisislake ingest-hdx",
+        "crisislake ingest-reported-incidents", "crisislake classify",
+        "crisislake dedup", "crisislake incidents", "crisislake corroborate", "crisislake build-marts", "crisislake export",
         "crisislake load",
     ]
     code_uri = f"s3://{bucket}/lake/code/{dist.version}"
-    dedup = steps[4]["Config"]
+    dedup = steps[5]["Config"]
     assert dedup["Jar"] == "command-runner.jar"
     assert dedup["Args"] == [
         "spark-submit", "--deploy-mode", "client", "--name", f"crisislake-dedup-{RUN_ID}",

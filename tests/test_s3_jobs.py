@@ -1,7 +1,7 @@
 """The jobs on ``s3a://`` URIs: raw input on S3, Delta output on S3, through hadoop-aws.
 
 The session's S3A points at the moto server on 127.0.0.1 (see ``tests/conftest.py``). Each module
-run gets its own bucket; raw files are uploaded with boto3, the job's ``pipeline_step`` runs on a
+run gets its own bucket; raw files are uploaded with boto3, the job runs as a pipeline step on a
 config whose lake root is ``s3a://<bucket>/lake``, and the tables are read back from S3.
 """
 from __future__ import annotations

@@ -72,4 +72,5 @@ def test_spark_schema_follows_model_order_and_types():
 def test_load_audit_is_not_exported():
     assert [t.name for t in m.EXPORTED] == [
         "dim_date", "dim_location", "dim_disaster_type", "dim_event_type",
-        "fact_tweet", "fact_conflict_event", "fact_incident"]
+        "fact_tweet", "fact_conflict_event", "fact_incident", "bridge_incident_tweet",
+        "bridge_incident_corroboration"]

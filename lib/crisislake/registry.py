@@ -89,6 +89,14 @@ JOBS: Tuple[Job, ...] = (
         examples=("crisislake ingest-hdx", "crisislake ingest-hdx --raw /data/hdx --encoding-scan-mb 8"),
     ),
     Job(
+        "ingest-reported-incidents", "crisislake.dedup.incidents.reported_job",
+        "ingest a reported-incident list (2020PB JSON) into curated/reported_incidents",
+        reads=("raw/reported_incidents",), writes=("curated/reported_incidents", "quarantine/reported_incidents"),
+        pipeline=True,
+        examples=("crisislake ingest-reported-incidents",
+                  "crisislake ingest-reported-incidents --input all-locations-v2.json"),
+    ),
+    Job(
         "train", "crisislake.nlp.train_job",
         "train a tweet classifier and save it under models/",
         reads=("data/training", "models.extra_training_dir"), writes=("models/<task>/<version>",),
@@ -115,10 +123,18 @@ JOBS: Tuple[Job, ...] = (
         examples=("crisislake dedup", "crisislake dedup --input tweets.csv.gz --output clusters.csv"),
     ),
     Job(
-        "incidents", "crisislake.dedup.incidents_job",
-        "group tweets into real-world incidents",
-        reads=("curated/tweets",), writes=("enriched/incidents", "enriched/tweet_incidents"), pipeline=True,
+        "incidents", "crisislake.dedup.incidents.job",
+        "group tweets into real-world incidents, placed and with their evidence",
+        reads=("curated/tweets", "enriched/tweet_clusters", "enriched/tweet_labels", "curated/admin_pcodes"),
+        writes=("enriched/incidents", "enriched/incident_tweets", "enriched/tweet_incidents"), pipeline=True,
         examples=("crisislake incidents", "crisislake incidents --input tweets.csv --output incidents.csv"),
+    ),
+    Job(
+        "corroborate", "crisislake.dedup.incidents.corroborate_job",
+        "match incidents to ACLED events and reported-incident records",
+        reads=("enriched/incidents", "curated/conflict_events", "curated/reported_incidents"),
+        writes=("enriched/incidents", "enriched/incident_corroboration"), pipeline=True,
+        examples=("crisislake corroborate", "crisislake corroborate --window-days 2"),
     ),
     Job(
         "build-marts", "crisislake.marts.job",

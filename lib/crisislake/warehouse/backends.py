@@ -29,13 +29,18 @@ class SchemaDriftError(CrisislakeError, ValueError):
     """A target table's columns differ from the model; names the table and column."""
 
 
-def ddl_statements(dialect: str, schema: str) -> List[str]:
-    """The schema's DDL as single statements (the Redshift Data API runs one per call)."""
+def ddl_statements(dialect: str, schema: str, comments: bool = True) -> List[str]:
+    """The schema's DDL as single statements (the Redshift Data API runs one per call); the
+    ``COMMENT ON`` statements last, so a drift check can run before them."""
     out = [f"CREATE SCHEMA IF NOT EXISTS {m.validate_identifier(schema)};"]
-    for t in m.TABLES:
-        out.append(m.render_table(t, dialect, schema).strip())
-        out += m.render_comments(t, schema)
+    out += [m.render_table(t, dialect, schema).strip() for t in m.TABLES]
+    if comments:
+        out += comment_statements(schema)
     return out
+
+
+def comment_statements(schema: str) -> List[str]:
+    return [c for t in m.TABLES for c in m.render_comments(t, schema)]
 
 
 def check_columns(table: m.Table, actual: Sequence[tuple]) -> None:
@@ -80,13 +85,17 @@ class PostgresBackend:
         return conn
 
     def ensure_schema(self) -> None:
-        """Create the schema and tables if missing, then refuse a target that drifted."""
+        """Create the schema and tables if missing, refuse a target that drifted, then set the
+        column comments."""
         with self._connect() as conn:
             with conn.transaction():
-                for sql in ddl_statements(self.dialect, self.schema):
+                for sql in ddl_statements(self.dialect, self.schema, comments=False):
                     conn.execute(sql)
             for table in m.TABLES:
                 self._check_drift(conn, table)
+            with conn.transaction():
+                for sql in comment_statements(self.schema):
+                    conn.execute(sql)
 
     def _check_drift(self, conn, table: m.Table) -> None:
         rows = conn.execute(

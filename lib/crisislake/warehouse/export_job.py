@@ -70,6 +70,25 @@ INCIDENTS_SCHEMA = T.StructType([
     T.StructField("last_seen", T.TimestampType()), T.StructField("n_reports", T.LongType()),
     T.StructField("representative_text", T.StringType()), T.StructField("place", T.StringType()),
     T.StructField("labels", T.ArrayType(T.StringType())), T.StructField("run_id", T.StringType()),
+    T.StructField("latitude", T.DoubleType()), T.StructField("longitude", T.DoubleType()),
+    T.StructField("country_iso3", T.StringType()), T.StructField("admin1_name", T.StringType()),
+    T.StructField("admin1_pcode", T.StringType()), T.StructField("admin2_name", T.StringType()),
+    T.StructField("admin2_pcode", T.StringType()), T.StructField("place_confidence", T.DoubleType()),
+    T.StructField("incident_type", T.StringType()), T.StructField("force_rank", T.ShortType()),
+    T.StructField("corroborated", T.BooleanType()), T.StructField("corroboration_score", T.DoubleType()),
+    T.StructField("acled_event_ids", T.ArrayType(T.StringType())),
+    T.StructField("reported_incident_ids", T.ArrayType(T.StringType())),
+])
+INCIDENT_TWEETS_SCHEMA = T.StructType([
+    T.StructField("incident_id", T.StringType()), T.StructField("tweet_id", T.LongType()),
+    T.StructField("tweet_url", T.StringType()), T.StructField("created_at", T.TimestampType()),
+    T.StructField("is_canonical", T.BooleanType()), T.StructField("run_id", T.StringType()),
+])
+INCIDENT_CORROBORATION_SCHEMA = T.StructType([
+    T.StructField("incident_id", T.StringType()), T.StructField("source", T.StringType()),
+    T.StructField("source_id", T.StringType()), T.StructField("score", T.DoubleType()),
+    T.StructField("event_date", T.DateType()), T.StructField("description", T.StringType()),
+    T.StructField("url", T.StringType()), T.StructField("run_id", T.StringType()),
 ])
 TWEET_INCIDENTS_SCHEMA = T.StructType([
     T.StructField("tweet_id", T.LongType()), T.StructField("incident_id", T.StringType()),
@@ -108,6 +127,8 @@ SOURCES = {
     "tweet_clusters": ("enriched", "tweet_clusters", CLUSTERS_SCHEMA),
     "incidents": ("enriched", "incidents", INCIDENTS_SCHEMA),
     "tweet_incidents": ("enriched", "tweet_incidents", TWEET_INCIDENTS_SCHEMA),
+    "incident_tweets": ("enriched", "incident_tweets", INCIDENT_TWEETS_SCHEMA),
+    "incident_corroboration": ("enriched", "incident_corroboration", INCIDENT_CORROBORATION_SCHEMA),
 }
 
 
@@ -151,7 +172,7 @@ def build_tables(spark: SparkSession, sources: Dict[str, DataFrame], key: Option
         sources["tweet_clusters"], sources["tweet_incidents"], key, run_id,
     )
     fact_event = tr.build_fact_conflict_event(sources["conflict_events"], run_id)
-    fact_incident = tr.build_fact_incident(sources["incidents"], run_id)
+    fact_incident = tr.build_fact_incident(sources["incidents"], key, run_id)
     disaster_types = spark.createDataFrame(
         list(tr.DISASTER_TYPES), "disaster_type string, category string, description string")
     tables = {
@@ -162,6 +183,8 @@ def build_tables(spark: SparkSession, sources: Dict[str, DataFrame], key: Option
         "fact_tweet": fact_tweet,
         "fact_conflict_event": fact_event,
         "fact_incident": fact_incident,
+        "bridge_incident_tweet": tr.build_bridge_incident_tweet(sources["incident_tweets"], sources["tweets"], key, run_id),
+        "bridge_incident_corroboration": tr.build_bridge_incident_corroboration(sources["incident_corroboration"], run_id),
     }
     return {t.name: tables[t.name] for t in m.EXPORTED}
 

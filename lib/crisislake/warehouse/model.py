@@ -323,13 +323,58 @@ FACT_INCIDENT = Table(
         _c("last_seen", TIMESTAMPTZ, False),
         _c("date_key", INTEGER, False, "date of first_seen"),
         _c("n_reports", BIGINT, False),
-        _c("representative_text", VARCHAR(MAX_VARCHAR)),
-        _c("place", VARCHAR(512)),
+        _c("representative_text", VARCHAR(MAX_VARCHAR), comment="the canonical report; @handles pseudonymised"),
+        _c("place", VARCHAR(512), comment="display name, e.g. Minneapolis, Minnesota, USA"),
+        _c("latitude", COORD),
+        _c("longitude", COORD),
+        _c("country_iso3", VARCHAR(3)),
+        _c("admin1_name", VARCHAR(256)),
+        _c("admin1_pcode", VARCHAR(32), comment="HDX p-code; US states: US + FIPS code"),
+        _c("admin2_name", VARCHAR(256)),
+        _c("admin2_pcode", VARCHAR(32)),
+        _c("place_confidence", DECIMAL(4, 3), comment="0..1, NULL when no place"),
+        _c("incident_type", VARCHAR(64)),
+        _c("force_rank", SMALLINT, comment="0..5, max over the reports"),
         _c("labels", VARCHAR(1024), comment="comma-separated, sorted"),
+        _c("corroborated", BOOLEAN, False, "an independent record matches"),
+        _c("corroboration_score", DECIMAL(4, 3)),
+        _c("acled_event_ids", VARCHAR(4096), comment="comma-separated event_id_cnty"),
+        _c("reported_incident_ids", VARCHAR(4096), comment="comma-separated curated/reported_incidents ids"),
         _c("run_id", RUN_ID, False),
     ),
     key=("incident_id",), diststyle="KEY", distkey="incident_id", sortkey=("first_seen",),
     why="distributed on its MERGE key; sorted by first report",
+)
+
+BRIDGE_INCIDENT_TWEET = Table(
+    "bridge_incident_tweet",
+    (
+        _c("incident_id", VARCHAR(64), False),
+        _c("tweet_id", BIGINT, False, "joins fact_tweet"),
+        _c("tweet_url", VARCHAR(256), False, "https://twitter.com/i/web/status/<tweet_id> (no handle)"),
+        _c("author_pseudonym", VARCHAR(64)),
+        _c("created_at", TIMESTAMPTZ),
+        _c("is_canonical", BOOLEAN, False),
+        _c("run_id", RUN_ID, False),
+    ),
+    key=("incident_id", "tweet_id"), diststyle="KEY", distkey="incident_id", sortkey=("incident_id",),
+    why="the evidence of each incident; distributed like fact_incident so the join stays on one node",
+)
+
+BRIDGE_INCIDENT_CORROBORATION = Table(
+    "bridge_incident_corroboration",
+    (
+        _c("incident_id", VARCHAR(64), False),
+        _c("source", VARCHAR(32), False, "acled | reported_incidents"),
+        _c("source_id", VARCHAR(128), False, "event_id_cnty or the reported incident's id"),
+        _c("score", DECIMAL(4, 3), False),
+        _c("event_date", DATE),
+        _c("description", VARCHAR(MAX_VARCHAR)),
+        _c("url", VARCHAR(2048), comment="first evidence/source link"),
+        _c("run_id", RUN_ID, False),
+    ),
+    key=("incident_id", "source", "source_id"), diststyle="KEY", distkey="incident_id", sortkey=("incident_id",),
+    why="what confirms each incident; distributed like fact_incident",
 )
 
 LOAD_AUDIT = Table(
@@ -353,7 +398,7 @@ LOAD_AUDIT = Table(
 # Load order: dimensions first, so a dashboard never sees a fact whose dimension row is missing.
 TABLES: Tuple[Table, ...] = (
     DIM_DATE, DIM_LOCATION, DIM_DISASTER_TYPE, DIM_EVENT_TYPE,
-    FACT_TWEET, FACT_CONFLICT_EVENT, FACT_INCIDENT, LOAD_AUDIT,
+    FACT_TWEET, FACT_CONFLICT_EVENT, FACT_INCIDENT, BRIDGE_INCIDENT_TWEET, BRIDGE_INCIDENT_CORROBORATION, LOAD_AUDIT,
 )
 BY_NAME: Dict[str, Table] = {t.name: t for t in TABLES}
 EXPORTED: Tuple[Table, ...] = tuple(t for t in TABLES if t.exported)

@@ -174,15 +174,56 @@ def build_fact_conflict_event(events: DataFrame, run_id: str) -> DataFrame:
     return df.transform(conform_to_model(m.FACT_CONFLICT_EVENT))
 
 
-def build_fact_incident(incidents: DataFrame, run_id: str) -> DataFrame:
-    """``fact_incident``: incidents with their labels as one sorted comma-separated string."""
+def pseudonymise_mentions(text: Column, key: Optional[bytes]) -> Column:
+    """Replace every ``@handle`` in ``text`` by ``@`` + the first 12 hex digits of
+    HMAC-SHA256(key, lower(handle)); by ``@user`` without a key."""
+    if not key:
+        return F.regexp_replace(text, r"@[A-Za-z0-9_]{1,15}", "@user")
+    parts = F.split(text, r"(?=@[A-Za-z0-9_]{1,15})")
+    masked = F.transform(parts, lambda p: F.when(
+        p.rlike(r"^@[A-Za-z0-9_]{1,15}"),
+        F.concat(F.lit("@"), F.substring(hmac_sha256_hex(F.lower(F.regexp_extract(p, r"^@([A-Za-z0-9_]{1,15})", 1)), key), 1, 12),
+                 F.regexp_replace(p, r"^@[A-Za-z0-9_]{1,15}", ""))).otherwise(p))
+    return F.when(text.isNotNull(), F.array_join(masked, ""))
+
+
+def _joined(col: str) -> Column:
+    """A lake array as the warehouse's comma-separated string; NULL when empty."""
+    return F.when(F.size(F.col(col)) > 0, F.array_join(F.array_sort(F.col(col)), ","))
+
+
+def build_fact_incident(incidents: DataFrame, pseudonym_key: Optional[bytes], run_id: str) -> DataFrame:
+    """``fact_incident``: incidents with place, force rank, corroboration; arrays as sorted
+    comma-separated strings; handles in the representative text pseudonymised."""
     df = (
         incidents
         .withColumn("date_key", date_key(F.col("first_seen")))
         .withColumn("labels", F.array_join(F.array_sort(F.col("labels")), ","))
+        .withColumn("acled_event_ids", _joined("acled_event_ids"))
+        .withColumn("reported_incident_ids", _joined("reported_incident_ids"))
+        .withColumn("corroborated", F.coalesce(F.col("corroborated"), F.lit(False)))
+        .withColumn("representative_text", pseudonymise_mentions(F.col("representative_text"), pseudonym_key))
         .withColumn("run_id", F.lit(run_id))
     )
     return df.transform(conform_to_model(m.FACT_INCIDENT))
+
+
+def build_bridge_incident_tweet(evidence: DataFrame, tweets: DataFrame, pseudonym_key: Optional[bytes],
+                                run_id: str) -> DataFrame:
+    """``bridge_incident_tweet``: each incident's reports, with the author pseudonymised as in
+    ``fact_tweet`` (NULL without a key) and a link that carries no handle."""
+    authors = tweets.select("tweet_id", "author_id").dropDuplicates(["tweet_id"])
+    author = hmac_sha256_hex(F.col("author_id"), pseudonym_key) if pseudonym_key else F.lit(None)
+    df = (evidence.join(authors, "tweet_id", "left")
+          .withColumn("author_pseudonym", author)
+          .withColumn("is_canonical", F.coalesce(F.col("is_canonical"), F.lit(False)))
+          .withColumn("run_id", F.lit(run_id)))
+    return df.transform(conform_to_model(m.BRIDGE_INCIDENT_TWEET))
+
+
+def build_bridge_incident_corroboration(matches: DataFrame, run_id: str) -> DataFrame:
+    """``bridge_incident_corroboration``: the independent records matching each incident."""
+    return matches.withColumn("run_id", F.lit(run_id)).transform(conform_to_model(m.BRIDGE_INCIDENT_CORROBORATION))
 
 
 # ---- Dimensions ---------------------------------------------------------------------------
