@@ -108,11 +108,11 @@ def baseline(texts: dict, cited: list) -> dict:
 
 def pair_table(spark, df, cited):
     """Every candidate pair between two cited tweets with its features (Spark, as the job computes them)."""
-    from crisislake.dedup.io import with_row_index
-    from crisislake.dedup.job import event_ms_column
     from crisislake.dedup.incidents.cluster import FEATURES, IncidentParams, candidate_pairs, pair_features
     from crisislake.dedup.incidents.gazetteer import gazetteer_frame
     from crisislake.dedup.incidents.job import prepare_reports
+    from crisislake.dedup.io import with_row_index
+    from crisislake.dedup.job import event_ms_column
     from pyspark.sql import functions as F
 
     indexed = with_row_index(df, "node")
@@ -202,9 +202,9 @@ def machine() -> str:
 
 def main() -> int:
     from crisislake.config import load_config
-    from crisislake.dedup.io import read_table_file
     from crisislake.dedup.incidents.cluster import FEATURES, IncidentParams
     from crisislake.dedup.incidents.job import incidents_frame
+    from crisislake.dedup.io import read_table_file
     from crisislake.session import build_spark
 
     started = time.time()

@@ -9,10 +9,10 @@ import gzip
 import pyarrow.parquet as pq
 import pytest
 from crisislake.cli import build_parser
-from crisislake.dedup.io import read_table_file, write_single_file
-from crisislake.dedup.job import run_file_mode
 from crisislake.dedup.incidents.cluster import IncidentParams
 from crisislake.dedup.incidents.job import incidents_frame
+from crisislake.dedup.io import read_table_file, write_single_file
+from crisislake.dedup.job import run_file_mode
 
 STORY = "Tear gas fired at protesters outside the state capitol in Denver, CO tonight, many hurt"
 ROWS = [

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from crisislake.dedup.incidents.corroborate import CorroborationParams, corroboration_summary, match_acled, match_reported
+from crisislake.dedup.incidents.corroborate import (
+    CorroborationParams,
+    corroboration_summary,
+    match_acled,
+    match_reported,
+)
 
 INCIDENTS = "incident_id string, incident_type string, place string, latitude double, longitude double, " \
             "admin1_name string, admin1_pcode string, first_seen timestamp, last_seen timestamp"
