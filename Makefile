@@ -41,8 +41,9 @@ models: setup ## train the default classifiers into lake/models (reads ../shared
 test: services ## run the test suite (starts PostgreSQL and moto first)
 	$(PY) -m pytest -q tests
 
-lint: setup ## ruff
+lint: setup ## ruff, and the import layers of .importlinter (cli/pipeline > areas > foundation)
 	$(VENV)/bin/ruff check lib jobs tests bench scripts
+	$(VENV)/bin/lint-imports
 
 bench: services ## benchmarks: print throughput and memory figures (slow, not a test)
 	$(PY) bench/run_all.py

@@ -12,7 +12,8 @@ setup(
     description="Humanitarian data lakehouse on Apache Spark",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
-    python_requires=">=3.9",
+    # EMR 7 steps run Python 3.11 (the bootstrap installs it); the pins need 3.10 or newer.
+    python_requires=">=3.10",
     install_requires=[
         # EMR 7.x: Spark 3.5, Delta 3.3. Spark NLP 5.5.3 is the newest whose JVM artefact
         # Maven Central serves here (every 6.x coordinate answers 404); see README.
@@ -20,9 +21,11 @@ setup(
         "delta-spark==3.3.2",
         "spark-nlp==5.5.3",
         "boto3==1.44.8",
+        "pyarrow==17.0.0",
+        "msgspec==0.20.0",
     ],
     extras_require={
-        "local": ["numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0", "orjson==3.11.4", "msgspec==0.20.0", "psycopg[binary]==3.3.9", "requests==2.34.2"],
+        "local": ["numpy==1.26.4", "pandas==2.2.3", "orjson==3.11.4", "psycopg[binary]==3.3.9"],
     },
     entry_points={"console_scripts": ["crisislake=crisislake.cli:main"]},
 )

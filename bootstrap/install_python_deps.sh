@@ -34,10 +34,7 @@ PRIMARY_ONLY=(
   "jmespath==1.1.0"
   "s3transfer==0.19.3"
   "urllib3==2.8.0"
-  "requests==2.34.2"
   "certifi==2026.10.19.post1"
-  "charset-normalizer==3.5.3"
-  "idna==3.20"
 )
 
 is_primary() {

@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake build-marts`."""
+"""spark-submit entry point: same as `crisislake build-marts`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

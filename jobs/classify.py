@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake classify`."""
+"""spark-submit entry point: same as `crisislake classify`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

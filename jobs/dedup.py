@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake dedup`."""
+"""spark-submit entry point: same as `crisislake dedup`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake emr`."""
+"""spark-submit entry point: same as `crisislake emr`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake evaluate`."""
+"""spark-submit entry point: same as `crisislake evaluate`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake export`."""
+"""spark-submit entry point: same as `crisislake export`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake incidents`."""
+"""spark-submit entry point: same as `crisislake incidents`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake ingest-hdx`."""
+"""spark-submit entry point: same as `crisislake ingest-hdx`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

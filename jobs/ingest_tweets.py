@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake ingest-tweets`."""
+"""spark-submit entry point: same as `crisislake ingest-tweets`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

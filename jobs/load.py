@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake load`."""
+"""spark-submit entry point: same as `crisislake load`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

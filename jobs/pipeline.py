@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake pipeline`."""
+"""spark-submit entry point: same as `crisislake pipeline`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

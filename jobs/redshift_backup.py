@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake redshift-backup`."""
+"""spark-submit entry point: same as `crisislake redshift-backup`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

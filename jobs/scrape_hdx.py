@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake scrape-hdx`."""
+"""spark-submit entry point: same as `crisislake scrape-hdx`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

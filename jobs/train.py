@@ -1,4 +1,4 @@
-"""spark-submit entry point: same as `crisislake train`."""
+"""spark-submit entry point: same as `crisislake train`. Generated from crisislake.registry."""
 import sys
 
 from crisislake.cli import main

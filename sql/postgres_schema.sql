@@ -16,6 +16,9 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_date (
     is_weekend  BOOLEAN NOT NULL,
     PRIMARY KEY (date_key)
 );
+COMMENT ON TABLE crisislake.dim_date IS 'small, joined by every time-series query: a full copy per node';
+COMMENT ON COLUMN crisislake.dim_date.date_key IS 'yyyymmdd';
+COMMENT ON COLUMN crisislake.dim_date.day_of_week IS '1 = Monday';
 
 -- thousands of rows at most (admin1 areas): a full copy per node
 CREATE TABLE IF NOT EXISTS crisislake.dim_location (
@@ -27,6 +30,8 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_location (
     run_id       VARCHAR(64) NOT NULL,
     PRIMARY KEY (location_key)
 );
+COMMENT ON TABLE crisislake.dim_location IS 'thousands of rows at most (admin1 areas): a full copy per node';
+COMMENT ON COLUMN crisislake.dim_location.location_key IS 'lower(country)|lower(admin1)';
 
 -- eleven rows: a full copy per node
 CREATE TABLE IF NOT EXISTS crisislake.dim_disaster_type (
@@ -36,6 +41,8 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_disaster_type (
     run_id        VARCHAR(64) NOT NULL,
     PRIMARY KEY (disaster_type)
 );
+COMMENT ON TABLE crisislake.dim_disaster_type IS 'eleven rows: a full copy per node';
+COMMENT ON COLUMN crisislake.dim_disaster_type.category IS 'natural | human-made | other';
 
 -- ACLED's ~25 event/sub-event types: a full copy per node
 CREATE TABLE IF NOT EXISTS crisislake.dim_event_type (
@@ -45,6 +52,7 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_event_type (
     run_id         VARCHAR(64) NOT NULL,
     PRIMARY KEY (event_type, sub_event_type)
 );
+COMMENT ON TABLE crisislake.dim_event_type IS 'ACLED''s ~25 event/sub-event types: a full copy per node';
 
 -- the biggest table; distributed on its MERGE key, sorted for date-range filters
 CREATE TABLE IF NOT EXISTS crisislake.fact_tweet (
@@ -80,6 +88,12 @@ CREATE TABLE IF NOT EXISTS crisislake.fact_tweet (
     run_id                   VARCHAR(64) NOT NULL,
     PRIMARY KEY (tweet_id)
 );
+COMMENT ON TABLE crisislake.fact_tweet IS 'the biggest table; distributed on its MERGE key, sorted for date-range filters';
+COMMENT ON COLUMN crisislake.fact_tweet.created_at IS 'UTC';
+COMMENT ON COLUMN crisislake.fact_tweet.text IS 'truncated to 65535 UTF-8 bytes';
+COMMENT ON COLUMN crisislake.fact_tweet.author_pseudonym IS 'hex HMAC-SHA256 of author_id; NULL without a key';
+COMMENT ON COLUMN crisislake.fact_tweet.needs_review IS 'a label of this tweet is in the review queue';
+COMMENT ON COLUMN crisislake.fact_tweet.run_id IS 'the export run that last wrote the row';
 
 -- distributed on its MERGE key (revisions touch scattered events), sorted by event date
 CREATE TABLE IF NOT EXISTS crisislake.fact_conflict_event (
@@ -123,6 +137,9 @@ CREATE TABLE IF NOT EXISTS crisislake.fact_conflict_event (
     run_id             VARCHAR(64) NOT NULL,
     PRIMARY KEY (event_id_cnty)
 );
+COMMENT ON TABLE crisislake.fact_conflict_event IS 'distributed on its MERGE key (revisions touch scattered events), sorted by event date';
+COMMENT ON COLUMN crisislake.fact_conflict_event.iso IS 'ISO 3166 numeric code';
+COMMENT ON COLUMN crisislake.fact_conflict_event.acled_timestamp IS 'ACLED''s own last-modified epoch seconds';
 
 -- distributed on its MERGE key; sorted by first report
 CREATE TABLE IF NOT EXISTS crisislake.fact_incident (
@@ -137,6 +154,9 @@ CREATE TABLE IF NOT EXISTS crisislake.fact_incident (
     run_id              VARCHAR(64) NOT NULL,
     PRIMARY KEY (incident_id)
 );
+COMMENT ON TABLE crisislake.fact_incident IS 'distributed on its MERGE key; sorted by first report';
+COMMENT ON COLUMN crisislake.fact_incident.date_key IS 'date of first_seen';
+COMMENT ON COLUMN crisislake.fact_incident.labels IS 'comma-separated, sorted';
 
 -- one row per table per load; read by every load's exactly-once check
 CREATE TABLE IF NOT EXISTS crisislake.load_audit (
@@ -151,3 +171,4 @@ CREATE TABLE IF NOT EXISTS crisislake.load_audit (
     finished_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (run_id, table_name)
 );
+COMMENT ON TABLE crisislake.load_audit IS 'one row per table per load; read by every load''s exactly-once check';

@@ -19,6 +19,9 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_date (
 DISTSTYLE ALL
 COMPOUND SORTKEY (date_key)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.dim_date IS 'small, joined by every time-series query: a full copy per node';
+COMMENT ON COLUMN crisislake.dim_date.date_key IS 'yyyymmdd';
+COMMENT ON COLUMN crisislake.dim_date.day_of_week IS '1 = Monday';
 
 -- thousands of rows at most (admin1 areas): a full copy per node
 CREATE TABLE IF NOT EXISTS crisislake.dim_location (
@@ -33,6 +36,8 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_location (
 DISTSTYLE ALL
 COMPOUND SORTKEY (location_key)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.dim_location IS 'thousands of rows at most (admin1 areas): a full copy per node';
+COMMENT ON COLUMN crisislake.dim_location.location_key IS 'lower(country)|lower(admin1)';
 
 -- eleven rows: a full copy per node
 CREATE TABLE IF NOT EXISTS crisislake.dim_disaster_type (
@@ -45,6 +50,8 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_disaster_type (
 DISTSTYLE ALL
 COMPOUND SORTKEY (disaster_type)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.dim_disaster_type IS 'eleven rows: a full copy per node';
+COMMENT ON COLUMN crisislake.dim_disaster_type.category IS 'natural | human-made | other';
 
 -- ACLED's ~25 event/sub-event types: a full copy per node
 CREATE TABLE IF NOT EXISTS crisislake.dim_event_type (
@@ -57,6 +64,7 @@ CREATE TABLE IF NOT EXISTS crisislake.dim_event_type (
 DISTSTYLE ALL
 COMPOUND SORTKEY (event_type, sub_event_type)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.dim_event_type IS 'ACLED''s ~25 event/sub-event types: a full copy per node';
 
 -- the biggest table; distributed on its MERGE key, sorted for date-range filters
 CREATE TABLE IF NOT EXISTS crisislake.fact_tweet (
@@ -96,6 +104,12 @@ DISTSTYLE KEY
 DISTKEY (tweet_id)
 COMPOUND SORTKEY (created_at)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.fact_tweet IS 'the biggest table; distributed on its MERGE key, sorted for date-range filters';
+COMMENT ON COLUMN crisislake.fact_tweet.created_at IS 'UTC';
+COMMENT ON COLUMN crisislake.fact_tweet.text IS 'truncated to 65535 UTF-8 bytes';
+COMMENT ON COLUMN crisislake.fact_tweet.author_pseudonym IS 'hex HMAC-SHA256 of author_id; NULL without a key';
+COMMENT ON COLUMN crisislake.fact_tweet.needs_review IS 'a label of this tweet is in the review queue';
+COMMENT ON COLUMN crisislake.fact_tweet.run_id IS 'the export run that last wrote the row';
 
 -- distributed on its MERGE key (revisions touch scattered events), sorted by event date
 CREATE TABLE IF NOT EXISTS crisislake.fact_conflict_event (
@@ -143,6 +157,9 @@ DISTSTYLE KEY
 DISTKEY (event_id_cnty)
 COMPOUND SORTKEY (event_date)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.fact_conflict_event IS 'distributed on its MERGE key (revisions touch scattered events), sorted by event date';
+COMMENT ON COLUMN crisislake.fact_conflict_event.iso IS 'ISO 3166 numeric code';
+COMMENT ON COLUMN crisislake.fact_conflict_event.acled_timestamp IS 'ACLED''s own last-modified epoch seconds';
 
 -- distributed on its MERGE key; sorted by first report
 CREATE TABLE IF NOT EXISTS crisislake.fact_incident (
@@ -161,6 +178,9 @@ DISTSTYLE KEY
 DISTKEY (incident_id)
 COMPOUND SORTKEY (first_seen)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.fact_incident IS 'distributed on its MERGE key; sorted by first report';
+COMMENT ON COLUMN crisislake.fact_incident.date_key IS 'date of first_seen';
+COMMENT ON COLUMN crisislake.fact_incident.labels IS 'comma-separated, sorted';
 
 -- one row per table per load; read by every load's exactly-once check
 CREATE TABLE IF NOT EXISTS crisislake.load_audit (
@@ -178,3 +198,4 @@ CREATE TABLE IF NOT EXISTS crisislake.load_audit (
 DISTSTYLE ALL
 COMPOUND SORTKEY (run_id)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.load_audit IS 'one row per table per load; read by every load''s exactly-once check';

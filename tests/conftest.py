@@ -25,7 +25,10 @@ def s3_endpoint() -> str:
     """moto in server mode on 127.0.0.1 (S3, EMR, Redshift Data API over real HTTP)."""
     import devservices
 
-    return devservices.ensure_moto()
+    endpoint = devservices.ensure_moto()
+    # boto3 and pyarrow (crisislake.fs) reach S3 through the standard variable, as under the CLI.
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    return endpoint
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +42,7 @@ def pg_url() -> str:
 @pytest.fixture(scope="session")
 def spark(s3_endpoint):
     """One local SparkSession (Delta, Spark NLP and hadoop-aws on the classpath), S3A on moto."""
+    from crisislake import registry
     from crisislake.config import load_config
     from crisislake.session import build_spark
 
@@ -46,8 +50,11 @@ def spark(s3_endpoint):
         "spark.shuffle_partitions=2",
         "spark.driver_memory=3g",
         f"spark.s3_endpoint={s3_endpoint}",
+        "spark.conf.spark.ui.enabled=false",
+        "spark.conf.spark.ui.showConsoleProgress=false",
     ], environ={})
-    session = build_spark(config.spark, app_name="crisislake-tests")
+    jars = registry.local_jars(registry.pipeline_jobs())
+    session = build_spark(config.spark, app_name="crisislake-tests", jars=jars)
     yield session
     session.stop()
 

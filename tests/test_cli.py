@@ -2,22 +2,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crisislake.cli import COMMANDS, main
-from crisislake.pipeline import STEPS, select_steps, stage_sample
+import pytest
+from crisislake import registry
+from crisislake.cli import main
+from crisislake.pipeline import select_steps, stage_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_command_has_a_thin_job_entry_point_calling_it():
-    for name in COMMANDS:
-        job = ROOT / "jobs" / f"{name.replace('-', '_')}.py"
-        assert job.is_file(), job
-        assert f'main(["{name}", *sys.argv[1:]])' in job.read_text()
+def test_every_job_has_the_generated_entry_point_and_no_other_exists():
+    expected = {Path(job.entry_point).name: registry.entry_point_source(job) for job in registry.JOBS}
+    actual = {p.name: p.read_text() for p in (ROOT / "jobs").glob("*.py")}
+    assert actual == expected
 
 
-def test_every_pipeline_step_is_a_cli_command():
-    assert [name for name, _ in STEPS if name not in COMMANDS] == []
-    assert all(COMMANDS[name][0] == module for name, module in STEPS)
+def test_every_job_module_has_the_job_interface():
+    for job in registry.JOBS:
+        module = job.load()
+        assert callable(module.add_arguments) and callable(module.run), job.name
+
+
+def test_pipeline_session_loads_every_jar_its_steps_need():
+    needed = {ref for job in registry.pipeline_jobs() for ref in job.jars}
+    assert needed <= set(registry.get("pipeline").jars)
 
 
 def test_cli_without_command_prints_help_and_returns_2(capsys):
@@ -28,11 +35,16 @@ def test_cli_without_command_prints_help_and_returns_2(capsys):
 def test_cli_config_error_is_one_line_exit_2(capsys):
     assert main(["pipeline", "--set", "spark.nope=1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("crisislake: config error: unknown setting 'spark.nope'")
+    assert err.startswith("crisislake: pipeline: --set: unknown setting 'spark.nope'")
 
 
 def test_select_steps_keeps_pipeline_order():
-    assert [n for n, _ in select_steps("load,ingest-tweets")] == ["ingest-tweets", "load"]
+    assert [job.name for job in select_steps("load,ingest-tweets")] == ["ingest-tweets", "load"]
+
+
+def test_select_steps_names_an_unknown_step():
+    with pytest.raises(registry.UnknownJobError, match="unknown steps trian"):
+        select_steps("ingest-tweets,trian")
 
 
 def test_stage_sample_copies_once(tmp_path):

@@ -58,9 +58,9 @@ def test_dist_ships_zip_jobs_bootstrap_run_config_and_stamp(dist):
 
 
 def test_dist_has_an_entry_point_for_every_pipeline_step(dist):
-    from crisislake.pipeline import STEPS
+    from crisislake import registry
 
-    missing = [name for name, _ in STEPS if f"jobs/{name.replace('-', '_')}.py" not in dist.files]
+    missing = [job.name for job in registry.pipeline_jobs() if job.entry_point not in dist.files]
     assert missing == []
 
 
@@ -75,7 +75,7 @@ def test_zip_holds_package_sources_and_run_config_without_caches(dist):
 
 def test_dist_ships_the_jvm_tweet_parse_jar_and_says_so(dist):
     manifest = json.loads((dist.dist_dir / "build.json").read_text())
-    assert manifest["jvm_tweet_parse"] is True
+    assert manifest["jars"] == ["crisislake-udfs.jar"]
     assert manifest["files"][JAR] == dist.files[JAR]
     names = zipfile.ZipFile(dist.dist_dir / JAR).namelist()
     assert "crisislake/tweets/V1StatusParser.class" in names
@@ -89,7 +89,7 @@ def test_without_javac_the_build_succeeds_without_the_jar(monkeypatch, caplog, t
     result = build_dist(ROOT, tmp_path / "dist")
     assert not [f for f in result.files if f.startswith("jars/")]
     assert not (tmp_path / "dist" / "jars").exists()
-    assert json.loads((tmp_path / "dist" / "build.json").read_text())["jvm_tweet_parse"] is False
+    assert json.loads((tmp_path / "dist" / "build.json").read_text())["jars"] == []
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "every tweet line in Python" in warnings[0] and "no javac" in warnings[0]
@@ -169,10 +169,12 @@ def _import_in_fresh_interpreter(zip_path: Path, site: Path, modules) -> subproc
     return subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=300)
 
 
-def test_zip_imports_in_fresh_interpreter_with_only_pyspark(dist, tmp_path):
-    site = _isolated_site(tmp_path, ["pyspark", "py4j"])
+def test_zip_imports_in_fresh_interpreter_with_only_the_bootstrapped_packages(dist, tmp_path):
+    # EMR's own pyspark plus what bootstrap/install_python_deps.sh installs on every node.
+    site = _isolated_site(tmp_path, ["pyspark", "py4j", "pyarrow", "numpy", "msgspec"])
     core = ["crisislake", "crisislake.cli", "crisislake.config", "crisislake.pipeline", "crisislake.session",
-            "crisislake.runs", "crisislake.storage", "crisislake.delta_io", "crisislake.emr.cli",
+            "crisislake.runs", "crisislake.fs", "crisislake.registry", "crisislake.context", "crisislake.delta_io",
+            "crisislake.emr.cli",
             "crisislake.emr.build", "crisislake.emr.request", "crisislake.emr.settings", "crisislake.emr.submit"]
     proc = _import_in_fresh_interpreter(dist.zip_path, site, core)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -321,5 +321,5 @@ def test_sniff_layout_reads_s3_objects_through_hadoop(spark, s3_endpoint):
     client.create_bucket(Bucket=bucket)
     data = "EVENT_ID_CNTY,EVENT_DATE,ACTOR1\r\n1RTA,29/12/2015,S\u00e9l\u00e9ka\r\n".encode("cp1252")
     client.put_object(Bucket=bucket, Key="raw/hdx/a/r/t/x.csv", Body=data)
-    layout, sha256 = sniff_layout(spark, f"s3a://{bucket}/raw/hdx/a/r/t/x.csv")
+    layout, sha256 = sniff_layout(f"s3a://{bucket}/raw/hdx/a/r/t/x.csv")
     assert (layout.encoding, layout.kind, sha256) == ("windows-1252", "conflict_events", hashlib.sha256(data).hexdigest())

@@ -16,11 +16,11 @@ def test_new_run_id_is_sortable_and_unique():
     assert len(a.split("-")[0]) == len("20261127T234500Z")
 
 
-def test_run_step_writes_one_file_per_run_with_each_step(spark, lake):
+def test_run_step_writes_one_file_per_run_with_each_step(lake):
     runs = f"{lake}/_runs"
-    with run_step(spark, runs, "r1", "first") as rec:
+    with run_step(runs, "r1", "first") as rec:
         rec.counts["records_read"] = 3
-    with run_step(spark, runs, "r1", "second") as rec:
+    with run_step(runs, "r1", "second") as rec:
         rec.wrote["t"] = 2
     doc = json.loads(Path(runs, "r1.json").read_text())
     assert doc["steps"]["first"]["counts"] == {"records_read": 3}
@@ -28,10 +28,10 @@ def test_run_step_writes_one_file_per_run_with_each_step(spark, lake):
     assert doc["steps"]["second"]["wrote"] == {"t": 2}
 
 
-def test_run_step_records_failure_and_reraises(spark, lake):
+def test_run_step_records_failure_and_reraises(lake):
     runs = f"{lake}/_runs"
     with pytest.raises(RuntimeError, match="boom"):
-        with run_step(spark, runs, "r2", "broken"):
+        with run_step(runs, "r2", "broken"):
             raise RuntimeError("boom")
     doc = json.loads(Path(runs, "r2.json").read_text())
     assert doc["steps"]["broken"]["status"] == "failed"

@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from crisislake.config import load_config
+from crisislake.pipeline import run_as_step
 from pyspark.sql import functions as F
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +52,8 @@ def s3_lake(s3):
 
 @pytest.fixture(scope="module")
 def ingested(spark, s3_lake):
-    from crisislake.tweets.job import pipeline_step
-
     bucket, config = s3_lake
-    summary = pipeline_step(spark, config, "run-s3-1")
+    summary = run_as_step(spark, config, "ingest-tweets", "run-s3-1")
     return bucket, config, summary
 
 
@@ -75,7 +74,8 @@ def test_ingest_tweets_writes_curated_delta_on_s3(spark, ingested):
 
 def test_ingest_tweets_reconciles_on_s3(ingested):
     _, _, summary = ingested
-    assert summary == {"files_read": 2, "records_read": 5, "new_rows": 3, "duplicates": 1, "quarantined": 1}
+    assert {k: summary[k] for k in ("files_read", "records_read", "new_rows", "duplicates", "quarantined")} == {
+        "files_read": 2, "records_read": 5, "new_rows": 3, "duplicates": 1, "quarantined": 1}
 
 
 def test_ingest_tweets_quarantines_truncated_line_on_s3(spark, ingested):
@@ -96,10 +96,8 @@ def test_ingest_tweets_run_record_lands_on_s3(s3, ingested):
 
 
 def test_dedup_on_s3_clusters_the_url_variant_with_its_original(spark, ingested):
-    from crisislake.dedup.job import pipeline_step
-
     bucket, config, _ = ingested
-    pipeline_step(spark, config, "run-s3-3")
+    run_as_step(spark, config, "dedup", "run-s3-3")
     clusters = {r.tweet_id: (r.cluster_id, r.is_canonical) for r in
                 spark.read.format("delta").load(f"s3a://{bucket}/lake/enriched/tweet_clusters").collect()}
     assert sorted(clusters) == [1001, 1002, 1004]
@@ -112,8 +110,6 @@ ACLED_DIR = ROOT / "data/sample/raw/hdx/acled-conflict-data-for-africa-2016/d6f1
 
 @pytest.mark.skipif(not ACLED_DIR.is_dir(), reason="sample ACLED slice not in this checkout")
 def test_ingest_hdx_reads_acled_from_s3_into_delta_on_s3(spark, s3):
-    from crisislake.hdx.ingest_job import pipeline_step
-
     bucket = f"crisislake-s3hdx-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     prefix = f"lake/raw/hdx/acled-conflict-data-for-africa-2016/{ACLED_DIR.name}"
@@ -121,7 +117,7 @@ def test_ingest_hdx_reads_acled_from_s3_into_delta_on_s3(spark, s3):
         s3.put_object(Bucket=bucket, Key=f"{prefix}/{path.relative_to(ACLED_DIR).as_posix()}", Body=path.read_bytes())
     config = load_config("local", lake_root=f"s3a://{bucket}/lake", overrides=["spark.shuffle_partitions=2"],
                          environ={})
-    pipeline_step(spark, config, "run-s3-hdx")
+    run_as_step(spark, config, "ingest-hdx", "run-s3-hdx")
     events = spark.read.format("delta").load(f"s3a://{bucket}/lake/curated/conflict_events")
     # First data row of the file (line 2): 1RTA, 29/12/2015, Algeria, Batna, 0 fatalities.
     first = events.filter(F.col("event_id_cnty") == "1RTA").collect()

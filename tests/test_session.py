@@ -3,15 +3,8 @@ import stat
 
 import pytest
 from crisislake.config import SparkSettings
-from crisislake.session import (
-    JavaNotFoundError,
-    JvmPackagesError,
-    check_java,
-    parse_java_major,
-    resolve_jvm_packages,
-    spark_conf,
-    temporary_conf,
-)
+from crisislake.jdk import JavaNotFoundError, check_java, parse_java_major
+from crisislake.session import JvmPackagesError, resolve_jvm_packages, spark_conf, temporary_conf
 
 
 def test_parse_java_major_reads_modern_and_legacy_formats():

@@ -286,7 +286,7 @@ def test_export_to_s3_lists_s3_urls_that_validate_and_render_a_redshift_copy(spa
     ej.export_tables(spark, config, RUN, tables=["dim_disaster_type"], slice_count=2, environ={})
 
     manifest_url = f"s3://{bucket}/lake/exports/dim_disaster_type/{RUN}/manifest.json"
-    info = validate_export(m.DIM_DISASTER_TYPE, manifest_url, s3_endpoint)
+    info = validate_export(m.DIM_DISASTER_TYPE, manifest_url)
     assert (info.rows, len(info.urls)) == (11, 2)
     assert all(u.startswith(f"s3://{bucket}/lake/exports/dim_disaster_type/{RUN}/part-") for u in info.urls)
     plan = render_load(m.DIM_DISASTER_TYPE, "redshift", "crisislake", RUN, manifest_url, 2, info.bytes, 11,

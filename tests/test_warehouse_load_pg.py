@@ -278,11 +278,11 @@ def test_dry_run_prints_each_statement_and_creates_nothing(wh, lake):
 
 
 def test_pipeline_load_step_skips_with_a_message_when_no_postgres_url_is_set(lake):
-    from crisislake.warehouse import load_job
+    from crisislake.pipeline import run_as_step
 
     config = load_config("local", lake_root=lake, environ={})
 
-    assert load_job.pipeline_step(None, config, RUN_1) == {
+    assert run_as_step(None, config, "load", RUN_1) == {
         "skipped": "no PostgreSQL URL: set CRISISLAKE_WAREHOUSE__POSTGRES_URL (make run does)"}
 
 

@@ -1,94 +1,178 @@
-"""The ``crisislake`` console command: one subcommand per job.
+"""The ``crisislake`` console command: one subcommand per job of :mod:`crisislake.registry`.
 
-Each job module exposes ``add_arguments(parser)`` and ``run(args, config) -> int``. Modules are
-imported only for the subcommand being run, so ``crisislake scrape-hdx`` never imports Spark.
-``jobs/<name>.py`` calls :func:`main` with its subcommand, so spark-submit and the console
+Only the module of the job being run is imported, so ``crisislake scrape-hdx`` never imports
+Spark. ``jobs/<name>.py`` calls :func:`main` with its job's name, so spark-submit and the console
 command run the same code.
+
+Every run ends the same way: a summary line per step (rows read, written, quarantined, time,
+where the run record is), or with ``--json`` one JSON object per step on stdout. A
+:class:`~crisislake.errors.CrisislakeError` is printed as one line, ``crisislake: <job>: <message>``,
+with exit status 2 (``-v`` adds the traceback); any other exception is a bug and keeps its
+traceback.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
 import logging
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+import time
+import traceback
+from typing import Any, Dict, Optional, Sequence
 
-from crisislake.config import ConfigError, load_config
+from crisislake import __version__, registry
+from crisislake.config import Config, load_config
+from crisislake.context import JobContext, common_arguments, merged_overrides
+from crisislake.errors import CrisislakeError
+from crisislake.registry import Job
 
-# subcommand -> (module, one-line help)
-COMMANDS: Dict[str, Tuple[str, str]] = {
-    "ingest-tweets": ("crisislake.tweets.job", "ingest raw tweet dumps into curated/tweets (Delta)"),
-    "scrape-hdx": ("crisislake.hdx.scrape_job", "download HDX resources into raw/hdx with sidecars"),
-    "ingest-hdx": ("crisislake.hdx.ingest_job", "ingest raw HDX/ACLED CSVs into curated conflict tables"),
-    "build-marts": ("crisislake.marts.job", "build the analyst marts (Parquet)"),
-    "train": ("crisislake.nlp.train_job", "train a tweet classifier and save it under models/"),
-    "evaluate": ("crisislake.nlp.evaluate_job", "evaluate a classifier on a labelled file"),
-    "classify": ("crisislake.nlp.classify_job", "label curated tweets into enriched/tweet_labels"),
-    "dedup": ("crisislake.dedup.job", "near-duplicate clustering of tweets"),
-    "incidents": ("crisislake.dedup.incidents_job", "group tweets into real-world incidents"),
-    "export": ("crisislake.warehouse.export_job", "export warehouse tables as Parquet + COPY manifests"),
-    "load": ("crisislake.warehouse.load_job", "load an export into Redshift or PostgreSQL, exactly once"),
-    "redshift-backup": ("crisislake.warehouse.backup_job", "Redshift snapshots: take, schedule, restore"),
-    "emr": ("crisislake.emr.cli", "build artefacts and submit the pipeline to EMR"),
-    "pipeline": ("crisislake.pipeline", "run the whole pipeline locally in one Spark session"),
-}
-
-
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("configuration")
-    group.add_argument("--env", default=None, help="config environment: local (default) or aws")
-    group.add_argument("--config", dest="config_file", default=None, help="explicit config JSON file")
-    group.add_argument("--lake-root", default=None, help="lake root: a local path or s3://BUCKET/PREFIX")
-    group.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-        help="override one config value (repeatable), e.g. --set spark.shuffle_partitions=4",
-    )
-    group.add_argument("--run-id", default=None, help="run id (default: a new one)")
-    group.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return common
+log = logging.getLogger("crisislake")
+EXIT_USER_ERROR = 2
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
-    """The top-level parser; only ``command``'s module is imported to add its options."""
-    parser = argparse.ArgumentParser(prog="crisislake", description=__doc__.splitlines()[0])
+    """The top-level parser; only ``command``'s module is imported to add its own options.
+
+    The common options are accepted before and after the subcommand (``crisislake --env aws
+    load`` and ``crisislake load --env aws``); after it they win.
+    """
+    parser = argparse.ArgumentParser(
+        prog="crisislake", description=__doc__.splitlines()[0], parents=[common_arguments()],
+        epilog="Run `crisislake COMMAND --help` for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"crisislake {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common = _common_options()
-    for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        if name == command:
-            importlib.import_module(module_name).add_arguments(p)
+    after = common_arguments(suppress_defaults=True)
+    for job in registry.JOBS:
+        p = sub.add_parser(
+            job.name, help=job.summary, description=_description(job), parents=[after],
+            epilog=_examples(job), formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if job.name == command:
+            job.load().add_arguments(p)
     return parser
 
 
+def _description(job: Job) -> str:
+    lines = [job.summary]
+    if job.reads:
+        lines.append(f"reads:  {', '.join(job.reads)}")
+    if job.writes:
+        lines.append(f"writes: {', '.join(job.writes)}")
+    return "\n".join(lines)
+
+
+def _examples(job: Job) -> str:
+    return "examples:\n" + "\n".join(f"  {example}" for example in job.examples) if job.examples else ""
+
+
+def _command_of(argv: Sequence[str]) -> Optional[str]:
+    known = set(registry.names())
+    return next((arg for arg in argv if arg in known), None)
+
+
+def configure_logging(verbose: bool) -> None:
+    """INFO (DEBUG with ``-v``) for the ``crisislake`` loggers only; py4j and botocore stay quiet."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv: List[str] = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in COMMANDS else None
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
     parser = build_parser(command)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
-        return 2
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+        return EXIT_USER_ERROR
+    configure_logging(args.verbose)
+    args.overrides, args.overrides_after = merged_overrides(args), []
     try:
         config = load_config(args.env, args.config_file, args.overrides, args.lake_root)
-    except ConfigError as exc:
-        print(f"crisislake: config error: {exc}", file=sys.stderr)
-        return 2
+        config.export_s3_endpoint()
+        return run_job(registry.get(args.command), args, config)
+    except CrisislakeError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"crisislake: {args.command}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line (a multi-line message is joined with ' | ')."""
+    return " | ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
+
+
+def run_job(job: Job, args: argparse.Namespace, config: Config) -> int:
+    """Run one job with its own context (a Spark session only if it asks for one)."""
     from crisislake.runs import new_run_id
 
     args.run_id = args.run_id or new_run_id()
-    module = importlib.import_module(COMMANDS[args.command][0])
-    from crisislake.session import SparkRuntimeError
-
+    jars = registry.local_jars([job]) if job.spark and config.spark.master else []
+    ctx = JobContext(job.name, args, config, args.run_id, jars=jars)
     try:
-        return int(module.run(args, config) or 0)
-    except (SparkRuntimeError, ConfigError) as exc:
-        print(f"crisislake {args.command}: {exc}", file=sys.stderr)
-        return 2
+        result = run_step(ctx, job)
+    finally:
+        ctx.stop()
+    return result
+
+
+def run_step(ctx: JobContext, job: Job) -> int:
+    """Run ``job`` in ``ctx`` between a start line and its summary; returns the exit status."""
+    if job.own_output:
+        return int(job.load().run(ctx) or 0)
+    started = time.monotonic()
+    print(f"[{job.name}] started (run {ctx.run_id})", file=sys.stderr, flush=True)
+    result = job.load().run(ctx) or {}
+    summary = step_summary(ctx, job.name, result, time.monotonic() - started)
+    if getattr(ctx.args, "json", False):
+        print(json.dumps(summary, sort_keys=True, default=str), flush=True)
+    else:
+        print(human_summary(summary), flush=True)
+    return 1 if summary["status"] == "failed" else 0
+
+
+def step_summary(ctx: JobContext, step: str, result: Dict[str, Any], elapsed: float) -> Dict[str, Any]:
+    """The step's figures in one shape: from its run record when it wrote one, else its result."""
+    from crisislake.runs import read_run_record, run_record_uri
+
+    runs_zone = ctx.config.zone("_runs")
+    record = read_run_record(runs_zone, ctx.run_id)["steps"].get(step) if _wrote_record(result) else None
+    out: Dict[str, Any] = {"step": step, "run_id": ctx.run_id, "status": "succeeded", "duration_s": round(elapsed, 1)}
+    for key in ("rows_read", "rows_written", "rows_duplicate", "rows_quarantined"):
+        out[key] = (record or {}).get(key, result.get(key))
+    if record:
+        out["status"] = record.get("status", "succeeded")
+        out["duration_s"] = record.get("duration_s", out["duration_s"])
+        out["run_record"] = run_record_uri(runs_zone, ctx.run_id)
+    elif result.get("status"):
+        out["status"] = result["status"]
+    out["result"] = result
+    return out
+
+
+def _wrote_record(result: Dict[str, Any]) -> bool:
+    return not result.get("file_mode") and not result.get("skipped")
+
+
+def human_summary(summary: Dict[str, Any]) -> str:
+    """``[dedup] succeeded in 9.1 s: read 596, wrote 596 | run record: lake/_runs/<id>.json``."""
+    figures = [
+        f"{label} {summary[key]:,}"
+        for key, label in (("rows_read", "read"), ("rows_written", "wrote"),
+                           ("rows_duplicate", "duplicates"), ("rows_quarantined", "quarantined"))
+        if summary.get(key) is not None
+    ]
+    result = summary["result"]
+    if result.get("skipped"):
+        figures.append(f"skipped: {result['skipped']}")
+    if result.get("output"):
+        figures.append(f"output {result['output']}")
+    head = f"[{summary['step']}] {summary['status']} in {summary['duration_s']} s"
+    lines = [head + (": " + ", ".join(figures) if figures else "")]
+    if summary.get("run_record"):
+        lines.append(f"  run record: {summary['run_record']}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,11 +14,14 @@ come from the environment.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import msgspec
 
 from crisislake.errors import CrisislakeError
 
@@ -99,6 +102,12 @@ class Config:
     def models_root(self) -> str:
         return self.models.root or self.zone("models")
 
+    def export_s3_endpoint(self) -> None:
+        """Point boto3 and pyarrow at ``spark.s3_endpoint`` too (a local S3 stand-in), through
+        the standard ``AWS_ENDPOINT_URL_S3`` variable, unless that is set already."""
+        if self.spark.s3_endpoint:
+            os.environ.setdefault("AWS_ENDPOINT_URL_S3", self.spark.s3_endpoint)
+
 
 def join_uri(base: str, *parts: str) -> str:
     """Join path segments onto a local path or an ``s3://`` URI.
@@ -133,6 +142,51 @@ def find_config_file(env: str) -> Path:
     raise ConfigError(f"no config file {env}.json in: {searched}")
 
 
+# Variables named CRISISLAKE_* that are not config settings: read by the tools named here, never
+# by load_config. Any other CRISISLAKE_* variable must name a setting.
+NON_CONFIG_VARIABLES: Dict[str, str] = {
+    "CRISISLAKE_ENV": "config environment when --env is not given (local, aws)",
+    "CRISISLAKE_CONF_DIR": "folder searched first for <env>.json",
+    "CRISISLAKE_EMR_CODE_ROOT": "emr submit: s3://BUCKET/PREFIX for code/ and emr-logs/",
+    "CRISISLAKE_JVM_CACHE": "where JVM packages and compiled jars are cached (~/.cache/crisislake/jvm)",
+    "CRISISLAKE_TEST_S3_ENDPOINT": "tests: an S3 endpoint to use instead of starting moto",
+    "CRISISLAKE_SERVICES_DIR": "scripts/devservices.py: state folder (.services)",
+    "CRISISLAKE_PG_PORT": "scripts/devservices.py: local PostgreSQL port (55432)",
+    "CRISISLAKE_PG_DATA": "scripts/devservices.py: local PostgreSQL data folder",
+    "CRISISLAKE_PG_BINDIR": "scripts/devservices.py: PostgreSQL server binaries",
+    "CRISISLAKE_MOTO_PORT": "scripts/devservices.py: local moto port (55050)",
+    "CRISISLAKE_SHARED_DATA": "bench and training scripts: the shared data folder",
+    "CRISISLAKE_PYTHON": "EMR bootstrap: the Python to install packages into",
+    "CRISISLAKE_WORKDIR": "EMR bootstrap: scratch folder",
+    "CRISISLAKE_INSTANCE_INFO": "EMR bootstrap: instance.json path (tests)",
+}
+
+
+def setting_names(obj: Any = None, prefix: str = "") -> List[str]:
+    """Every dotted setting name, e.g. ``spark.shuffle_partitions`` (``spark.conf.<key>`` aside)."""
+    obj = obj if obj is not None else Config()
+    out = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out += setting_names(value, f"{prefix}{f.name}.")
+        else:
+            out.append(f"{prefix}{f.name}")
+    return out
+
+
+def _unknown(name: str, where: str = "") -> ConfigError:
+    """An unknown setting, with the closest known one when there is a plausible match."""
+    settings = setting_names()
+    sections = sorted({c.split(".", 1)[0] for c in settings})
+    close = difflib.get_close_matches(name, settings + sections, n=1, cutoff=0.6)
+    if not close:  # a misspelt section keeps its field: compare the last part only
+        leaf = name.rsplit(".", 1)[-1]
+        close = [c for c in settings if c.rsplit(".", 1)[-1] == leaf][:1]
+    hint = f"; did you mean {close[0]!r}?" if close else f"; top-level settings: {', '.join(sections)}"
+    return ConfigError(f"{where}unknown setting {name!r}{hint}")
+
+
 def _coerce(value: str, current: Any, name: str) -> Any:
     """Turn a string from the environment or the CLI into the type of the field it sets."""
     if isinstance(current, bool):
@@ -159,29 +213,41 @@ def _coerce(value: str, current: Any, name: str) -> Any:
             if isinstance(current, list):
                 return [v.strip() for v in value.split(",") if v.strip()]
             raise ConfigError(f"{name}: expected JSON, got {value!r}") from None
+        if not isinstance(parsed, type(current)):
+            raise ConfigError(f"{name}: expected a JSON {type(current).__name__}, got {value!r}")
         return parsed
     return value
 
 
-def _apply(obj: Any, data: Mapping[str, Any], where: str) -> None:
-    names = {f.name for f in dataclasses.fields(obj)}
+def _check_keys(data: Any, template: Any, where: str, prefix: str = "") -> None:
+    """Refuse keys of a config file that name no setting (``spark.conf`` keys are free)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'the file'} must be a JSON object")
+    names = {f.name for f in dataclasses.fields(template)}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"{where}: unknown field {key!r}")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}.{key}: expected an object")
-            _apply(current, value, f"{where}.{key}")
-        elif isinstance(current, dict) and isinstance(value, Mapping):
-            merged = dict(current)
-            merged.update({str(k): str(v) for k, v in value.items()})
-            setattr(obj, key, merged)
-        else:
-            setattr(obj, key, value)
+            raise _unknown(f"{prefix}{key}", f"{where}: ")
+        current = getattr(template, key)
+        if dataclasses.is_dataclass(current) and value is not None:
+            _check_keys(value, current, where, f"{prefix}{key}.")
 
 
-def _set_dotted(config: Config, dotted: str, value: str) -> None:
+def decode_config_file(path: Path, env: str) -> Config:
+    """The config in ``path``, typed: each key must name a setting and each value have its type
+    (``"8"`` for a number or ``"false"`` for a boolean is an error naming the key and file)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    _check_keys(data, Config(), str(path))
+    data = {**data, "env": env}
+    try:
+        return msgspec.convert(data, type=Config, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {str(exc).replace('$.', '')}") from None
+
+
+def _set_dotted(config: Config, dotted: str, value: str, where: str = "") -> None:
     parts = dotted.split(".")
     target: Any = config
     for part in parts[:-1]:
@@ -189,24 +255,24 @@ def _set_dotted(config: Config, dotted: str, value: str) -> None:
             # spark.conf.<key> may itself contain dots: spark.conf.spark.sql.foo=bar
             if isinstance(target, SparkSettings) and part == "conf":
                 break
-            raise ConfigError(f"unknown setting {dotted!r}")
+            raise _unknown(dotted, where)
         target = getattr(target, part)
     if isinstance(target, SparkSettings) and len(parts) > 2 and parts[1] == "conf":
         target.conf = {**target.conf, ".".join(parts[2:]): value}
         return
     leaf = parts[-1]
     if not dataclasses.is_dataclass(target) or leaf not in {f.name for f in dataclasses.fields(target)}:
-        raise ConfigError(f"unknown setting {dotted!r}")
+        raise _unknown(dotted, where)
     setattr(target, leaf, _coerce(value, getattr(target, leaf), dotted))
 
 
 def _env_overrides(environ: Mapping[str, str]) -> List[tuple]:
     out = []
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in (ENV_PREFIX + "ENV", ENV_PREFIX + "CONF_DIR"):
+        if not key.startswith(ENV_PREFIX) or key in NON_CONFIG_VARIABLES:
             continue
         dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
-        out.append((dotted, value))
+        out.append((dotted, value, key))
     return sorted(out)
 
 
@@ -230,19 +296,14 @@ def load_config(
     environ = os.environ if environ is None else environ
     env = env or environ.get(ENV_PREFIX + "ENV") or "local"
     path = Path(config_file) if config_file else find_config_file(env)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from exc
-    config = Config(env=env)
-    _apply(config, data, str(path))
-    for dotted, value in _env_overrides(environ):
-        _set_dotted(config, dotted, value)
+    config = decode_config_file(path, env)
+    for dotted, value, variable in _env_overrides(environ):
+        _set_dotted(config, dotted, value, f"environment variable {variable}: ")
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set expects section.field=value, got {item!r}")
         dotted, value = item.split("=", 1)
-        _set_dotted(config, dotted.strip(), value)
+        _set_dotted(config, dotted.strip(), value, "--set: ")
     if lake_root:
         config.lake_root = lake_root
     validate_config(config)

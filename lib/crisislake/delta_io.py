@@ -152,6 +152,13 @@ def to_quarantine(df: DataFrame, run_id: str) -> DataFrame:
     )
 
 
+def ensure_quarantine(spark: SparkSession, *paths: str) -> None:
+    """Create each quarantine table (empty, with :data:`QUARANTINE_SCHEMA`) unless it is there,
+    so readers find every quarantine table a step promises from its first run on."""
+    for path in paths:
+        ensure_table(spark, path, QUARANTINE_SCHEMA)
+
+
 def write_quarantine(spark: SparkSession, rows: DataFrame, path: str) -> int:
     """MERGE quarantine rows on (source_uri, source_line, reason): a re-run adds none twice.
 

@@ -1,4 +1,8 @@
-"""Run ids and run records: ``_runs/<run_id>.json`` says what each step read, wrote and quarantined."""
+"""Run ids and run records: ``_runs/<run_id>.json`` says what each step read, wrote and quarantined.
+
+Records are small JSON files written through :mod:`crisislake.fs`, so a step without Spark
+writes its record the same way as a Spark step.
+"""
 from __future__ import annotations
 
 import json
@@ -8,12 +12,9 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
-from crisislake import storage
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+from crisislake import fs
 
 
 def new_run_id(now: Optional[datetime] = None) -> str:
@@ -28,7 +29,14 @@ def utc_now_iso() -> str:
 
 @dataclass
 class StepRecord:
-    """What one step of a run did. ``counts`` holds the step's own reconciliation figures."""
+    """What one step of a run did.
+
+    ``rows_read``/``rows_written``/``rows_quarantined``/``rows_duplicate`` are the step's totals
+    in one shape for every step (None where a step has no such thing); for an ingest step
+    ``rows_read`` = ``rows_written`` + ``rows_duplicate`` + ``rows_quarantined`` (records already
+    in the table count as duplicates). ``read``/``wrote``/``quarantined`` detail them per table
+    and ``counts`` holds the step's own reconciliation figures.
+    """
 
     step: str
     run_id: str
@@ -40,6 +48,10 @@ class StepRecord:
     wrote: Dict[str, Any] = field(default_factory=dict)
     quarantined: Dict[str, int] = field(default_factory=dict)
     counts: Dict[str, Any] = field(default_factory=dict)
+    rows_read: Optional[int] = None
+    rows_written: Optional[int] = None
+    rows_quarantined: Optional[int] = None
+    rows_duplicate: Optional[int] = None
     error: str = ""
 
 
@@ -47,20 +59,27 @@ def run_record_uri(runs_zone: str, run_id: str) -> str:
     return f"{runs_zone.rstrip('/')}/{run_id}.json"
 
 
-def write_step_record(spark: SparkSession, runs_zone: str, record: StepRecord) -> str:
+def read_run_record(runs_zone: str, run_id: str) -> Dict[str, Any]:
+    """``_runs/<run_id>.json`` as a dict (``{"run_id": ..., "steps": {}}`` when there is none)."""
+    uri = run_record_uri(runs_zone, run_id)
+    if not fs.exists(uri):
+        return {"run_id": run_id, "steps": {}}
+    record = json.loads(fs.read_text(uri))
+    record.setdefault("steps", {})
+    return record
+
+
+def write_step_record(runs_zone: str, record: StepRecord) -> str:
     """Merge ``record`` into ``_runs/<run_id>.json`` (one file per run, one entry per step)."""
-    uri = run_record_uri(runs_zone, record.run_id)
-    existing: Dict[str, Any] = {"run_id": record.run_id, "steps": {}}
-    if storage.exists(spark, uri):
-        existing = json.loads(storage.read_text(spark, uri))
-        existing.setdefault("steps", {})
+    existing = read_run_record(runs_zone, record.run_id)
     existing["steps"][record.step] = asdict(record)
-    storage.write_text(spark, uri, json.dumps(existing, indent=2, sort_keys=True, default=str))
+    uri = run_record_uri(runs_zone, record.run_id)
+    fs.write_text(uri, json.dumps(existing, indent=2, sort_keys=True, default=str))
     return uri
 
 
 @contextmanager
-def run_step(spark: SparkSession, runs_zone: str, run_id: str, step: str) -> Iterator[StepRecord]:
+def run_step(runs_zone: str, run_id: str, step: str) -> Iterator[StepRecord]:
     """Time a step and write its record at the end, also when it fails (then re-raise)."""
     record = StepRecord(step=step, run_id=run_id)
     start = time.monotonic()
@@ -74,4 +93,4 @@ def run_step(spark: SparkSession, runs_zone: str, run_id: str, step: str) -> Ite
     finally:
         record.duration_s = round(time.monotonic() - start, 3)
         record.finished_at = utc_now_iso()
-        write_step_record(spark, runs_zone, record)
+        write_step_record(runs_zone, record)

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,11 +21,11 @@ from typing import TYPE_CHECKING, Iterator, List, Mapping, Optional, Sequence
 
 from crisislake.config import SparkSettings
 from crisislake.errors import CrisislakeError
+from crisislake.jdk import JavaNotFoundError, check_java, jvm_cache_root
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-SUPPORTED_JAVA = (8, 11, 17, 21)
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -45,64 +44,8 @@ class SparkRuntimeError(CrisislakeError, RuntimeError):
     """Spark cannot start here; the message says what to install or fix."""
 
 
-class JavaNotFoundError(SparkRuntimeError):
-    pass
-
-
 class JvmPackagesError(SparkRuntimeError):
     pass
-
-
-def jvm_cache_root() -> Path:
-    return Path(os.environ.get("CRISISLAKE_JVM_CACHE", Path.home() / ".cache" / "crisislake" / "jvm"))
-
-
-def java_executable(tool: str = "java") -> Optional[str]:
-    """``tool`` of the JDK (``java``, ``javac``): from ``JAVA_HOME`` when it has it, else PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / tool
-        if candidate.is_file():
-            return str(candidate)
-    return shutil.which(tool)
-
-
-def parse_java_major(version_output: str) -> Optional[int]:
-    """Major Java version from ``java -version`` output.
-
-    >>> parse_java_major('openjdk version "17.0.15" 2025-04-15')
-    17
-    >>> parse_java_major('java version "1.8.0_412"')
-    8
-    """
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
-    if not match:
-        return None
-    major = int(match.group(1))
-    if major == 1 and match.group(2):
-        return int(match.group(2))
-    return major
-
-
-def check_java() -> int:
-    """Return the Java major version, or raise :class:`JavaNotFoundError` saying what to install."""
-    java = java_executable()
-    hint = "install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
-    if not java:
-        raise JavaNotFoundError(f"Java was not found on PATH or in JAVA_HOME: {hint}")
-    try:
-        proc = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise JavaNotFoundError(f"{java} -version failed ({exc}): {hint}") from exc
-    major = parse_java_major(proc.stderr + proc.stdout)
-    if major is None:
-        raise JavaNotFoundError(f"cannot read the Java version from {java}: {hint}")
-    if major not in SUPPORTED_JAVA:
-        raise JavaNotFoundError(
-            f"Java {major} at {java} is not supported by Spark 3.5 (needs one of "
-            f"{', '.join(map(str, SUPPORTED_JAVA))}): {hint}"
-        )
-    return major
 
 
 def _unresolved_lines(stderr: str) -> List[str]:
@@ -190,35 +133,51 @@ def spark_conf(settings: SparkSettings, jars: Sequence[str] = ()) -> dict:
             "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
         )
         conf["spark.hadoop.fs.s3a.change.detection.mode"] = "none"
+    if settings.master and "spark.ui.showConsoleProgress" not in settings.conf:
+        # Spark's progress bar redraws one line with carriage returns: on for a terminal, off
+        # for logs and CI output.
+        conf["spark.ui.showConsoleProgress"] = str(sys.stderr.isatty()).lower()
     conf.update(settings.conf)
     return conf
 
 
-def build_spark(settings: SparkSettings, app_name: Optional[str] = None) -> SparkSession:
+def ui_url(spark: SparkSession) -> Optional[str]:
+    """The Spark UI's address, or None when the UI is off (``spark.ui.enabled=false``)."""
+    return spark.sparkContext.uiWebUrl
+
+
+def build_spark(settings: SparkSettings, app_name: Optional[str] = None, jars: Sequence[str] = ()) -> SparkSession:
     """Start (or return) the SparkSession for these settings.
+
+    Parameters
+    ----------
+    settings: the config's ``spark`` section.
+    app_name: the Spark application name (default ``settings.app_name``).
+    jars: extra local jars the jobs of this session need (e.g. a job's own compiled functions);
+        locally they join the resolved JVM packages on the classpath, on a cluster they are
+        expected to come with the submission (``--jars``).
 
     Locally this checks Java and the JVM packages first so a missing JDK or an unreachable Maven
     Central fails with one clear line instead of a JVM stack trace.
     """
     from pyspark.sql import SparkSession
 
-    jars: List[str] = []
+    classpath: List[str] = []
     if settings.master:
         # PySpark reads the worker interpreter from this variable (not from spark.pyspark.python)
         # when the session is built in-process: use the driver's, which has crisislake and numpy.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        check_java()
+        try:
+            check_java()
+        except JavaNotFoundError as exc:
+            raise SparkRuntimeError(str(exc)) from exc
         if settings.resolve_packages:
-            jars = resolve_jvm_packages(settings.packages, settings.package_excludes)
-        from crisislake.tweets.jvm import cached_jar  # compiled from source on first use
-
-        udf_jar = cached_jar()
-        if udf_jar is not None:
-            jars.append(str(udf_jar))
+            classpath = resolve_jvm_packages(settings.packages, settings.package_excludes)
+        classpath += [str(j) for j in jars]
     builder = SparkSession.builder.appName(app_name or settings.app_name)
     if settings.master:
         builder = builder.master(settings.master)
-    for key, value in spark_conf(settings, jars).items():
+    for key, value in spark_conf(settings, classpath).items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
@@ -249,8 +208,7 @@ def temporary_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator
 
 
 def _prefetch_main() -> int:
-    """``python -m crisislake.session``: resolve the local JVM packages into the cache now, and
-    compile the JVM tweet parse (:mod:`crisislake.tweets.jvm`)."""
+    """``python -m crisislake.session``: resolve the local JVM packages into the cache now."""
     from crisislake.config import load_config
 
     settings = load_config("local").spark
@@ -260,10 +218,6 @@ def _prefetch_main() -> int:
         print(f"crisislake: {exc}", file=sys.stderr)
         return 1
     print(f"{len(jars)} JVM jars cached under {jvm_cache_root()}")
-    from crisislake.tweets.jvm import cached_jar
-
-    udf_jar = cached_jar()
-    print(f"JVM tweet parse: {udf_jar or 'not built (no javac), lines take the Python parse'}")
     return 0
 
 

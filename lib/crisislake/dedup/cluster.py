@@ -39,7 +39,6 @@ from pyspark.sql import types as T
 from crisislake.dedup.components import connected_components
 from crisislake.dedup.minhash import LshParams, containment, jaccard, numbers_conflict, with_signature
 from crisislake.dedup.normalize import normalize_text
-from crisislake.tweets.records import TWITTER_EPOCH_MS
 
 TEXT_SCHEMA = T.StructType([
     T.StructField("norm_hash", T.LongType(), False),
@@ -95,11 +94,6 @@ class DedupResult:
     new_tweets: DataFrame   # node, norm_hash, event_ms
     new_pairs: DataFrame    # PAIR_SCHEMA rows to persist (verified pairs)
     text_edges: DataFrame   # a, b, similarity, contained, support (the verified pairs that became edges)
-
-
-def snowflake_ms(id_col: str) -> F.Column:
-    """Creation time (epoch ms) encoded in a Twitter snowflake id (ids after Nov 2010)."""
-    return F.shiftright(F.col(id_col).cast("long"), 22) + F.lit(TWITTER_EPOCH_MS)
 
 
 def with_norm_text(text_col: str = "text"):

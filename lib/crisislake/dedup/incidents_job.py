@@ -15,11 +15,12 @@ from pyspark.sql import functions as F
 
 from crisislake import delta_io
 from crisislake.config import Config
-from crisislake.dedup.cluster import snowflake_ms
+from crisislake.context import JobContext, require_table
 from crisislake.dedup.incidents import IncidentParams, assign_incidents, summarise_incidents, with_incident_features
-from crisislake.dedup.io import read_table_file, with_row_index, write_single_file
+from crisislake.dedup.io import check_columns, check_file_contract, read_table_file, with_row_index, write_single_file
 from crisislake.dedup.job import event_ms_column
 from crisislake.runs import run_step
+from crisislake.snowflake import snowflake_ms
 
 STEP = "incidents"
 LABEL_TASKS = ("disaster_type", "police_force", "force_rank")
@@ -101,7 +102,7 @@ def sync_table(spark: SparkSession, source: DataFrame, path: str, keys: list) ->
 
 def incidents_lake(spark: SparkSession, config: Config, run_id: str, params: Optional[IncidentParams] = None) -> dict:
     params = params or IncidentParams()
-    with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
+    with run_step(config.zone("_runs"), run_id, STEP) as record:
         inputs = read_lake_inputs(spark, config)
         tweets = inputs["tweets"].select(
             F.col("tweet_id").alias("node"), "text", "place_name",
@@ -131,32 +132,31 @@ def incidents_lake(spark: SparkSession, config: Config, run_id: str, params: Opt
             components.groupBy("component").count().where("count > 1").count())}
         record.wrote = wrote
         record.counts = counts
+        record.rows_read = n_tweets
+        record.rows_written = n_incidents
         return counts
 
 
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    return incidents_lake(spark, config, run_id)
-
-
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
+def run(ctx: JobContext) -> dict:
+    args = ctx.args
     params = IncidentParams(min_jaccard=args.min_jaccard, window_hours=args.window_hours)
-    spark = build_spark(config.spark)
-    try:
-        if args.input:
-            if not args.output:
-                raise ValueError("--output FILE is required with --input")
-            df = read_table_file(spark, args.input)
-            for col in [args.id_col, args.text_col] + [c for c in (args.time_col, args.place_col) if c]:
-                if col not in df.columns:
-                    raise ValueError(f"column {col!r} not in {args.input} (columns: {', '.join(df.columns)})")
-            out = incidents_frame(df, args.id_col, args.text_col, args.time_col, params, args.place_col)
-            out = out.localCheckpoint(eager=True)
-            write_single_file(out, args.output)
-            print(f"incidents: {out.count()} rows, {out.select('incident_id').distinct().count()} incidents -> {args.output}")
-        else:
-            print(f"incidents: {incidents_lake(spark, config, args.run_id, params)}")
-    finally:
-        spark.stop()
-    return 0
+    if args.input:
+        check_file_contract(args.input, args.output)
+        with ctx.stage("group file rows into incidents"):
+            return run_file_mode(ctx.spark, args, params)
+    missing = require_table(ctx, ctx.config.table("curated", "tweets"), "run `crisislake ingest-tweets` first")
+    if missing:
+        return missing
+    with ctx.stage("group tweets into incidents"):
+        return incidents_lake(ctx.spark, ctx.config, ctx.run_id, params)
+
+
+def run_file_mode(spark: SparkSession, args: argparse.Namespace, params: IncidentParams) -> dict:
+    df = read_table_file(spark, args.input)
+    check_columns(df, args.input, [args.id_col, args.text_col] + [c for c in (args.time_col, args.place_col) if c])
+    out = incidents_frame(df, args.id_col, args.text_col, args.time_col, params, args.place_col)
+    out = out.localCheckpoint(eager=True)
+    write_single_file(out, args.output)
+    rows = out.count()
+    return {"file_mode": True, "rows_read": rows, "rows_written": rows,
+            "incidents": out.select("incident_id").distinct().count(), "output": args.output}

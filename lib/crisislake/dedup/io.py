@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from crisislake import fs
 from crisislake.errors import CrisislakeError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -16,6 +17,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class UnsupportedFileError(CrisislakeError, ValueError):
     """The file's extension is not .csv, .csv.gz or .parquet."""
+
+
+class InputFileError(CrisislakeError, ValueError):
+    """The file contract's arguments do not fit: no input file, no --output, a missing column."""
+
+
+def check_file_contract(input_path: str, output_path: str) -> None:
+    """Before Spark starts: the input exists, an output is named, and both have known formats."""
+    if not output_path:
+        raise InputFileError("--output FILE is required with --input")
+    if not fs.exists(input_path):
+        raise InputFileError(f"input file {input_path} does not exist")
+    file_format(input_path)
+    file_format(output_path)
+
+
+def check_columns(df: DataFrame, path: str, columns) -> None:
+    """Raise :class:`InputFileError` naming the first of ``columns`` that ``df`` lacks."""
+    for col in columns:
+        if col not in df.columns:
+            raise InputFileError(f"column {col!r} not in {path} (columns: {', '.join(df.columns)})")
 
 
 def file_format(path: str) -> str:
@@ -60,7 +82,6 @@ def write_single_file(df: DataFrame, path: str) -> None:
     ``path`` through the Hadoop FileSystem (local disk or S3 alike). ``coalesce(1)`` is the price:
     the final write runs in one task; the output has three short columns per input row.
     """
-    spark = df.sparkSession
     fmt = file_format(path)
     tmp = f"{path.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
     writer = df.coalesce(1).write.mode("overwrite")
@@ -71,18 +92,12 @@ def write_single_file(df: DataFrame, path: str) -> None:
         writer.csv(tmp)
     else:
         writer.parquet(tmp)
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path
-    fs = hpath(tmp).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    parts = [s.getPath() for s in fs.listStatus(hpath(tmp)) if s.getPath().getName().startswith("part-")]
+    parts = [f for f in fs.list_files(tmp, recursive=False) if f.rsplit("/", 1)[-1].startswith("part-")]
     if len(parts) != 1:
         raise RuntimeError(f"expected one part file in {tmp}, found {len(parts)}")
-    target = hpath(path)
-    if fs.exists(target):
-        fs.delete(target, True)
-    if not fs.rename(parts[0], target):
-        raise RuntimeError(f"could not move {parts[0]} to {path}")
-    fs.delete(hpath(tmp), True)
+    fs.delete(path)
+    fs.move(parts[0], path)
+    fs.delete(tmp)
 
 
 def ids_as_given(df: DataFrame, id_col: str) -> DataFrame:

@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 
 from crisislake import delta_io
 from crisislake.config import Config, ConfigError
+from crisislake.context import JobContext, require_table
 from crisislake.dedup.cluster import (
     BAND_SCHEMA,
     PAIR_SCHEMA,
@@ -28,11 +29,11 @@ from crisislake.dedup.cluster import (
     DedupResult,
     DedupState,
     cluster_batch,
-    snowflake_ms,
 )
-from crisislake.dedup.io import read_table_file, with_row_index, write_single_file
+from crisislake.dedup.io import check_columns, check_file_contract, read_table_file, with_row_index, write_single_file
 from crisislake.dedup.minhash import LshParams
 from crisislake.runs import run_step
+from crisislake.snowflake import snowflake_ms
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +115,9 @@ def params_from_args(args: argparse.Namespace) -> LshParams:
 
 
 def run_file_mode(spark: SparkSession, args: argparse.Namespace) -> Dict[str, int]:
-    if not args.output:
-        raise ValueError("--output FILE is required with --input")
     params = params_from_args(args)
     df = read_table_file(spark, args.input)
-    for col in [args.id_col, args.text_col] + ([args.time_col] if args.time_col else []):
-        if col not in df.columns:
-            raise ValueError(f"column {col!r} not in {args.input} (columns: {', '.join(df.columns)})")
+    check_columns(df, args.input, [args.id_col, args.text_col] + ([args.time_col] if args.time_col else []))
     out = dedup_frame(df, args.id_col, args.text_col, args.time_col, params).localCheckpoint(eager=True)
     write_single_file(out, args.output)
     summary = out.agg(
@@ -260,7 +257,7 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
     """Cluster the curated tweets not seen before; returns the step summary."""
     params = params or LshParams.for_threshold()
     paths = state_paths(config)
-    with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
+    with run_step(config.zone("_runs"), run_id, STEP) as record:
         check_state(spark, config, params)
         state = read_state(spark, config)
         batch = new_tweets_batch(read_tweets(spark, paths["tweets"]), state).localCheckpoint(eager=True)
@@ -268,6 +265,7 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
         record.read = {paths["tweets"]: n_batch}
         if n_batch == 0:
             record.counts = {"new_tweets": 0}
+            record.rows_read = record.rows_written = 0
             return {"new_tweets": 0}
         result = cluster_batch(batch, state, params, text_col="text", link_col="retweet_of_id")
         result.assignments = result.assignments.localCheckpoint(eager=True)
@@ -296,26 +294,23 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
             raise RuntimeError(f"dedup lost rows: {n_batch} new tweets but {stats['rows']} assignments")
         record.wrote = {k: v for k, v in wrote.items()}
         record.counts = counts
+        record.rows_read = n_batch
+        record.rows_written = n_batch
+        record.rows_duplicate = counts["new_duplicates"]
         record.quarantined = {}
         return counts
 
 
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    return dedup_lake(spark, config, run_id)
-
-
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
-    spark = build_spark(config.spark)
-    try:
-        if args.input:
-            summary = run_file_mode(spark, args)
-            print(f"dedup: {summary['rows']} rows, {summary['clusters']} clusters -> {args.output}")
-        else:
-            params = params_from_args(args)
-            summary = dedup_lake(spark, config, args.run_id, params)
-            print(f"dedup: {summary}")
-    finally:
-        spark.stop()
-    return 0
+def run(ctx: JobContext) -> dict:
+    args = ctx.args
+    if args.input:
+        check_file_contract(args.input, args.output)
+        with ctx.stage("cluster file"):
+            summary = run_file_mode(ctx.spark, args)
+        return {"file_mode": True, "rows_read": summary["rows"], "rows_written": summary["rows"],
+                "clusters": summary["clusters"], "output": args.output}
+    missing = require_table(ctx, ctx.config.table("curated", "tweets"), "run `crisislake ingest-tweets` first")
+    if missing:
+        return missing
+    with ctx.stage("cluster new tweets"):
+        return dedup_lake(ctx.spark, ctx.config, ctx.run_id, params_from_args(args))

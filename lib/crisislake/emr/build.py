@@ -21,13 +21,14 @@ import json
 import logging
 import shutil
 import subprocess
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from crisislake import registry
 from crisislake.errors import CrisislakeError
+from crisislake.fs import write_zip
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ PACKAGE = "crisislake"
 ZIP_NAME = "crisislake.zip"
 RUN_CONFIG = "aws.json"
 JARS_DIR = "jars"
-# Fixed entry time keeps the zip byte-identical across builds (zip cannot store dates before 1980).
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _PACKAGE_DATA_SUFFIXES = (".py", ".json", ".sql")
 
 
@@ -117,34 +116,17 @@ def write_package_zip(package_dir: Path, dest: Path, extra: Optional[Dict[str, P
     return write_zip(entries, dest)
 
 
-def write_zip(entries: Dict[str, Path], dest: Path) -> Path:
-    """Write the zip ``dest`` holding ``{archive name: file}``, entries in name order with fixed
-    dates and modes, so the same files always give the same bytes (a jar is such a zip too)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, entries[name].read_bytes())
-    return dest
-
-
-def write_udf_jar(package_dir: Path, jars_dir: Path) -> Optional[Path]:
-    """Compile the JVM tweet parse (:mod:`crisislake.tweets.jvm`) from ``package_dir``'s Java
-    source into ``jars_dir``; None, with one warning, when it cannot be built here: the cluster
-    then parses every line in Python (same rows, slower), which must not stop a build."""
-    from crisislake.tweets import jvm
-
-    source = package_dir / "tweets" / jvm.SOURCE.name
-    try:
-        if not source.is_file():
-            raise jvm.JvmLaneError(f"no {source}")
-        return jvm.compile_jar(jars_dir / jvm.JAR_NAME, source=source)
-    except (jvm.JvmLaneError, OSError, subprocess.TimeoutExpired) as exc:
-        log.warning("building without %s/%s, the cluster will parse every tweet line in Python: %s",
-                    JARS_DIR, jvm.JAR_NAME, exc)
-        return None
+def write_jars(package_dir: Path, jars_dir: Path) -> List[Path]:
+    """Build the jars the jobs need (:data:`crisislake.registry.BUILT_JARS`) from
+    ``package_dir``'s sources into ``jars_dir``. A jar that cannot be built here is left out
+    with a warning from its builder (the cluster then takes the slower path without it), which
+    must not stop a build."""
+    out = []
+    for reference in registry.BUILT_JARS:
+        jar = registry.resolve(reference)(package_dir, jars_dir)
+        if jar is not None:
+            out.append(jar)
+    return out
 
 
 def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run_config: str = RUN_CONFIG) -> BuildResult:
@@ -177,7 +159,7 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
             shutil.copy2(path, dist / name / path.name)
     (dist / "conf").mkdir()
     shutil.copy2(conf_file, dist / "conf" / run_config)
-    jar = write_udf_jar(package_dir, dist / JARS_DIR)
+    jars = write_jars(package_dir, dist / JARS_DIR)
 
     version = git_version(root)
     if version is None:
@@ -187,7 +169,7 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
     if version.endswith("-dirty"):
         # Uncommitted changes: tie the upload prefix to the content so two dirty builds never
         # overwrite each other's code on S3. The jar counts too: its Java source is not in the zip.
-        version = f"{version}-{_sha256(dist / ZIP_NAME, *([jar] if jar else []))[:8]}"
+        version = f"{version}-{_sha256(dist / ZIP_NAME, *jars)[:8]}"
     (dist / "VERSION").write_text(version + "\n", encoding="utf-8")
 
     files = {
@@ -199,7 +181,7 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
         "version": version,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
-        "jvm_tweet_parse": jar is not None,
+        "jars": sorted(jar.name for jar in jars),
     }
     (dist / "build.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files["build.json"] = _sha256(dist / "build.json")

@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from crisislake import registry
 from crisislake.config import Config
+from crisislake.context import JobContext, common_arguments, merged_overrides
 from crisislake.emr.build import (
     RUN_CONFIG,
     BuildError,
@@ -42,22 +44,9 @@ from crisislake.emr.settings import MARKETS, EmrSettings, EmrSettingsError, load
 CODE_ROOT_ENV = "CRISISLAKE_EMR_CODE_ROOT"
 
 
-def _subcommand_common_options() -> argparse.ArgumentParser:
-    """The top-level configuration flags again, so ``crisislake emr submit --env aws`` parses.
-
-    Defaults are suppressed: a flag given before ``submit`` is not reset by the sub-parser.
-    """
-    from crisislake.cli import _common_options
-
-    common = _common_options()
-    for action in common._actions:
-        action.default = argparse.SUPPRESS
-    return common
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="emr_command", metavar="ACTION")
-    common = _subcommand_common_options()
+    common = common_arguments(suppress_defaults=True)
 
     build = sub.add_parser("build", parents=[common], help="build dist/ (package zip, jobs, bootstrap, config)")
     build.add_argument("--dist", default=None, help="output folder (default: <checkout>/dist)")
@@ -85,8 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     submit.add_argument("--poll-seconds", type=int, default=None, help="waiter delay (default: emr/steps.json)")
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def run(ctx: JobContext) -> int:
     """Dispatch ``emr build`` / ``emr submit``; EMR commands start no local Spark session."""
+    args, config = ctx.args, ctx.config
     if args.emr_command == "build":
         return build_command(args)
     if args.emr_command == "submit":
@@ -131,8 +121,6 @@ def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, v
               jars: Sequence[str] = ()) -> SubmitPlan:
     """The :class:`SubmitPlan` for these flags and this config (raises :class:`PlanError`);
     ``jars`` are the built ones, relative to the dist folder (:func:`dist_jars`)."""
-    from crisislake.pipeline import STEPS
-
     lake_root = emr_s3_uri(config.lake_root)
     code_root = emr_s3_uri(args.code_root or os.environ.get(CODE_ROOT_ENV) or lake_root)
     return SubmitPlan(
@@ -141,14 +129,29 @@ def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, v
         run_id=args.run_id,
         lake_root=lake_root,
         code_root=code_root,
-        steps=select_plan_steps(STEPS, args.steps),
+        steps=select_plan_steps([(job.name, job.module) for job in registry.pipeline_jobs()], args.steps),
         # Steps always run with the shipped conf/aws.json, whatever env the submitter used.
         env="aws",
         run_config=RUN_CONFIG,
-        overrides=list(getattr(args, "overrides", []) or []),
+        overrides=merged_overrides(args),
         cluster_id=args.cluster_id,
         jars=list(jars),
     )
+
+
+def prepare_submission(args: argparse.Namespace, config: Config, root: Path, dist_dir: Path):
+    """(settings, version, plan, request JSON) for these flags; raises the settings/plan/build errors."""
+    settings = apply_cli_overrides(load_emr_settings(args.emr_dir or str(root / "emr")), args)
+    if args.dry_run and not (dist_dir / "VERSION").is_file():
+        version = git_version(root) or "unbuilt"
+    else:
+        version = read_dist_version(dist_dir)
+    plan = make_plan(args, config, settings, version, dist_jars(dist_dir))
+    if plan.cluster_id:
+        request: Dict[str, Any] = build_add_steps_request(plan)
+    else:
+        request = build_run_job_flow_request(plan, keep_alive=True if args.keep_alive else None)
+    return settings, version, plan, request
 
 
 def submit_command(args: argparse.Namespace, config: Config) -> int:
@@ -172,16 +175,7 @@ def submit_command(args: argparse.Namespace, config: Config) -> int:
         return code
 
     try:
-        settings = apply_cli_overrides(load_emr_settings(args.emr_dir or str(root / "emr")), args)
-        if args.dry_run and not (dist_dir / "VERSION").is_file():
-            version = git_version(root) or "unbuilt"
-        else:
-            version = read_dist_version(dist_dir)
-        plan = make_plan(args, config, settings, version, dist_jars(dist_dir))
-        if plan.cluster_id:
-            request: Dict[str, Any] = build_add_steps_request(plan)
-        else:
-            request = build_run_job_flow_request(plan, keep_alive=True if args.keep_alive else None)
+        settings, version, plan, request = prepare_submission(args, config, root, dist_dir)
     except (EmrSettingsError, PlanError, BuildError) as exc:
         return fail(str(exc), 2)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from crisislake import registry
 from crisislake.emr.build import ZIP_NAME
 from crisislake.emr.settings import EmrSettings
 from crisislake.errors import CrisislakeError
@@ -24,7 +25,7 @@ class PlanError(CrisislakeError, ValueError):
 class SubmitPlan:
     """Everything one submission needs; built from the config, ``emr/*.json`` and the CLI.
 
-    ``steps`` are ``(name, module)`` pairs from :data:`crisislake.pipeline.STEPS`, in order.
+    ``steps`` are ``(name, module)`` pairs of the registry's pipeline jobs, in order.
     ``overrides`` are the submitter's ``--set`` values, forwarded to every step.
     ``jars`` are the built jars, as paths under :attr:`code_uri`, that every step passes with
     ``--jars`` (none when the build had no javac).
@@ -85,12 +86,12 @@ def emr_s3_uri(uri: str) -> str:
 
 
 def job_file(step: str) -> str:
-    """The entry point shipped for a pipeline step.
+    """The entry point shipped for a pipeline step (:attr:`crisislake.registry.Job.entry_point`).
 
     >>> job_file("ingest-tweets")
     'jobs/ingest_tweets.py'
     """
-    return f"jobs/{step.replace('-', '_')}.py"
+    return registry.get(step).entry_point
 
 
 def remote_config_path(plan: SubmitPlan) -> str:

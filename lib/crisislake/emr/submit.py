@@ -93,13 +93,10 @@ class AwsClients:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            import boto3
+            from crisislake import aws
 
-            session = self.session or boto3.session.Session()
             with aws_errors(f"creating the {service} client"):
-                self._clients[service] = session.client(
-                    service, region_name=self.region or None, endpoint_url=self.endpoint_url or None
-                )
+                self._clients[service] = aws.client(service, self.region, self.endpoint_url, self.session)
         return self._clients[service]
 
 

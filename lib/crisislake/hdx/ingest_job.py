@@ -13,13 +13,15 @@ not match their sidecar) go to ``quarantine/hdx_files``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
+from crisislake import delta_io, fs
 from crisislake.config import Config
+from crisislake.context import JobContext
+from crisislake.errors import CrisislakeError
 from crisislake.hdx.layout import ACLED_COLUMNS, EVENTS, MONTHLY, MONTHLY_COLUMNS, PCODE_COLUMNS, PCODES, LayoutError
 from crisislake.hdx.raw_io import list_raw_resources, read_records, sniff_layout
 
@@ -35,6 +37,10 @@ TARGET_COLUMNS = {
     MONTHLY: list(MONTHLY_COLUMNS),
     PCODES: list(PCODE_COLUMNS.values()),
 }
+
+
+class RawHdxError(CrisislakeError, FileNotFoundError):
+    """The raw HDX folder to ingest does not exist."""
 
 
 @dataclass
@@ -57,21 +63,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
+def run(ctx: JobContext) -> dict:
+    args = ctx.args
     options = IngestOptions(args.raw, args.encoding_scan_mb * 1024 * 1024, not args.no_deletions)
-    spark = build_spark(config.spark)
-    try:
-        summary = ingest_hdx(spark, config, args.run_id, options)
-    finally:
-        spark.stop()
-    print(json.dumps(summary, indent=2, default=str))
-    return 0
-
-
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    return ingest_hdx(spark, config, run_id)
+    raw = options.raw_uri or f"{ctx.config.zone('raw')}/hdx"
+    if not fs.exists(raw):
+        if ctx.in_pipeline:
+            return {"skipped": f"no raw HDX files at {raw}"}
+        raise RawHdxError(f"{raw} does not exist: run `crisislake scrape-hdx` or pass --raw FOLDER")
+    with ctx.stage("ingest raw HDX resources"):
+        return ingest_hdx(ctx.spark, ctx.config, ctx.run_id, options)
 
 
 # --- orchestration ---------------------------------------------------------------------------
@@ -82,8 +83,9 @@ def ingest_hdx(spark: SparkSession, config: Config, run_id: str, options: Ingest
 
     options = options or IngestOptions()
     raw_uri = options.raw_uri or f"{config.zone('raw')}/hdx"
-    with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
-        listing = list_raw_resources(spark, raw_uri)
+    with run_step(config.zone("_runs"), run_id, STEP) as record:
+        delta_io.ensure_quarantine(spark, *(config.table("quarantine", t) for t in (*TARGET_COLUMNS, FILE_QUARANTINE)))
+        listing = list_raw_resources(raw_uri)
         frames: Dict[str, List[DataFrame]] = {EVENTS: [], MONTHLY: [], PCODES: []}
         full_export_scopes: List[str] = []
         bad_files: List[Tuple[str, str, str]] = []
@@ -93,7 +95,7 @@ def ingest_hdx(spark: SparkSession, config: Config, run_id: str, options: Ingest
                 skipped.append(res.data_uri)
                 continue
             try:
-                layout, sha256 = sniff_layout(spark, res.data_uri, options.encoding_scan_bytes)
+                layout, sha256 = sniff_layout(res.data_uri, options.encoding_scan_bytes)
             except LayoutError as exc:
                 bad_files.append((res.data_uri, str(exc), ""))
                 continue
@@ -127,6 +129,10 @@ def ingest_hdx(spark: SparkSession, config: Config, run_id: str, options: Ingest
         record.quarantined[f"quarantine/{FILE_QUARANTINE}"] = quarantined_files
         record.counts = {k: {c: n for c, n in v.items() if c != "merge"} for k, v in summary.items()}
         record.counts["files_quarantined"] = len(bad_files)
+        record.rows_read = sum(v.get("records", 0) for v in summary.values())
+        record.rows_written = sum(v.get("written", 0) for v in summary.values())
+        record.rows_duplicate = sum(v.get("duplicates", 0) for v in summary.values())
+        record.rows_quarantined = sum(v.get("quarantined", 0) for v in summary.values())
     return {
         "files": len(listing.latest),
         "files_quarantined": len(bad_files),

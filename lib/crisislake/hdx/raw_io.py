@@ -16,9 +16,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
-from urllib.parse import urlparse
 
-from crisislake import storage
+from crisislake import fs
 from crisislake.hdx.layout import FileLayout, decode_head, detect_encoding, layout_from_head
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,12 +74,14 @@ def _parts_after_hdx(uri: str) -> Optional[Tuple[str, str, str]]:
     return dataset, resource_id, retrieved_at
 
 
-def list_raw_resources(spark: SparkSession, raw_hdx_uri: str) -> RawListing:
+def list_raw_resources(raw_hdx_uri: str) -> RawListing:
     """The newest published retrieval of every resource under ``raw_hdx_uri``.
 
-    One small read per sidecar through the session's FileSystem (local or S3).
+    One small read per sidecar (local or S3, :mod:`crisislake.fs`); hidden temp files of an
+    interrupted download are not data.
     """
-    files = [f for f in storage.list_files(spark, raw_hdx_uri) if f"/{STATE_DIR}/" not in f]
+    files = [f for f in fs.data_files(fs.file_sizes(raw_hdx_uri)) if f"/{STATE_DIR}/" not in f]
+    files += [f for f in fs.list_files(raw_hdx_uri) if f.endswith("/" + SIDECAR_NAME)]
     sidecars = [f for f in files if f.endswith("/" + SIDECAR_NAME)]
     published_dirs = {s.rsplit("/", 1)[0] for s in sidecars}
     unpublished = sum(
@@ -88,7 +89,7 @@ def list_raw_resources(spark: SparkSession, raw_hdx_uri: str) -> RawListing:
     )
     by_scope: Dict[str, List[RawResource]] = {}
     for sidecar_uri in sidecars:
-        meta = json.loads(storage.read_text(spark, sidecar_uri))
+        meta = json.loads(fs.read_text(sidecar_uri))
         parts = _parts_after_hdx(sidecar_uri)
         if parts is None or not meta.get("filename"):
             log.warning("ignoring sidecar %s: unexpected path or no filename", sidecar_uri)
@@ -102,51 +103,7 @@ def list_raw_resources(spark: SparkSession, raw_hdx_uri: str) -> RawListing:
     return RawListing(sorted(latest, key=lambda r: r.data_uri), superseded, unpublished)
 
 
-def _local_path(uri: str) -> Optional[str]:
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return parsed.path if parsed.scheme else uri
-    return None
-
-
-def iter_bytes(spark: SparkSession, uri: str, chunk_bytes: int = CHUNK_BYTES, limit: int = 0) -> Iterator[bytes]:
-    """Stream a file's bytes in chunks (local files directly, others through Hadoop's FileSystem).
-
-    ``limit`` > 0 stops after that many bytes. Memory is bounded by ``chunk_bytes``.
-    """
-    remaining = limit if limit > 0 else -1
-    local = _local_path(uri)
-    if local is not None:
-        with open(local, "rb") as fh:
-            while remaining != 0:
-                size = chunk_bytes if remaining < 0 else min(chunk_bytes, remaining)
-                chunk = fh.read(size)
-                if not chunk:
-                    return
-                if remaining > 0:
-                    remaining -= len(chunk)
-                yield chunk
-        return
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    stream = fs.open(path)
-    try:
-        while remaining != 0:
-            size = chunk_bytes if remaining < 0 else min(chunk_bytes, remaining)
-            bounded = jvm.org.apache.commons.io.input.BoundedInputStream(stream, size)
-            bounded.setPropagateClose(False)
-            chunk = bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(bounded))
-            if not chunk:
-                return
-            if remaining > 0:
-                remaining -= len(chunk)
-            yield chunk
-    finally:
-        stream.close()
-
-
-def sniff_layout(spark: SparkSession, uri: str, scan_limit_bytes: int = 0) -> Tuple[FileLayout, Optional[str]]:
+def sniff_layout(uri: str, scan_limit_bytes: int = 0) -> Tuple[FileLayout, Optional[str]]:
     """Detect encoding and column layout; return them with the file's sha256 when it was read whole.
 
     The encoding scan reads up to ``scan_limit_bytes`` (0 = the whole file, in bounded chunks) on
@@ -154,11 +111,11 @@ def sniff_layout(spark: SparkSession, uri: str, scan_limit_bytes: int = 0) -> Tu
     check it against the sidecar. Raises :class:`crisislake.hdx.layout.LayoutError` for files no
     ingestion path recognises.
     """
-    head = b"".join(iter_bytes(spark, uri, chunk_bytes=HEAD_BYTES, limit=HEAD_BYTES))
+    head = b"".join(fs.iter_bytes(uri, chunk_bytes=HEAD_BYTES, limit=HEAD_BYTES))
     digest = hashlib.sha256()
 
     def hashed() -> Iterator[bytes]:
-        for chunk in iter_bytes(spark, uri, limit=scan_limit_bytes):
+        for chunk in fs.iter_bytes(uri, chunk_bytes=CHUNK_BYTES, limit=scan_limit_bytes):
             digest.update(chunk)
             yield chunk
 

@@ -8,24 +8,23 @@ Layout under the raw HDX root (``<lake>/raw/hdx``)::
     _state/failures.json    the dead-letter list: resources that failed, with error and attempts;
                             they are retried on the next run and removed once they succeed
 
-Downloads stream in 1 MiB chunks: locally into ``_state/tmp/`` then renamed into place; on S3
-as a multipart upload (8 MiB parts) completed only after the size and hash check, aborted
-otherwise. Memory stays bounded by one part whatever the resource size.
+Downloads stream in 1 MiB chunks through :func:`crisislake.fs.staged_output`: locally into a
+hidden temp file renamed into place, on S3 into a staging object copied into place, both
+only after the size and hash check and removed otherwise. Memory stays bounded by a few chunks
+whatever the resource size.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import os
 import re
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
+from crisislake import fs
 from crisislake.hdx.ckan import CkanClient, TransientError, with_retries
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,6 @@ SIDECAR_NAME = "_sidecar.json"
 STATE_FILE = "_state/resources.json"
 FAILURES_FILE = "_state/failures.json"
 CHUNK_BYTES = 1024 * 1024
-PART_BYTES = 8 * 1024 * 1024
 
 
 class TruncatedDownloadError(TransientError):
@@ -44,147 +42,47 @@ class TruncatedDownloadError(TransientError):
 # --- sinks -----------------------------------------------------------------------------------
 
 class StagedWrite:
-    """A file being written; nothing is visible at its final key until :meth:`commit`."""
+    """A file being written; nothing is visible at its final key until :meth:`commit`
+    (:func:`crisislake.fs.staged_output` underneath: a temp file renamed, or on S3 a staging
+    object copied into place)."""
 
-    def write(self, chunk: bytes) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def __init__(self, uri: str):
+        self._context = fs.staged_output(uri)
+        self._stream = self._context.__enter__()
 
-    def commit(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def write(self, chunk: bytes) -> None:
+        self._stream.write(chunk)
 
-    def abort(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def commit(self) -> None:
+        self._context.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        error = TruncatedDownloadError("download abandoned")
+        try:
+            self._context.__exit__(type(error), error, None)
+        except TruncatedDownloadError:
+            pass
 
 
 class Sink:
-    """Where the raw HDX zone lives: keys are ``/``-separated paths under its root."""
+    """Where the raw HDX zone lives (a local folder or an S3 prefix): keys are ``/``-separated
+    paths under its root."""
 
-    def uri(self, key: str) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def stage(self, key: str) -> StagedWrite:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def read_text(self, key: str) -> Optional[str]:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def write_text(self, key: str, text: str) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class _LocalStaged(StagedWrite):
-    def __init__(self, tmp: Path, final: Path):
-        self.tmp, self.final = tmp, final
-        self.tmp.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.tmp, "wb")
-
-    def write(self, chunk: bytes) -> None:
-        self.fh.write(chunk)
-
-    def commit(self) -> None:
-        self.fh.close()
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp, self.final)
-
-    def abort(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-class LocalSink(Sink):
     def __init__(self, root: str):
-        self.root = Path(root)
+        self.root = root.rstrip("/")
 
     def uri(self, key: str) -> str:
-        return str(self.root / key)
+        return f"{self.root}/{key}"
 
     def stage(self, key: str) -> StagedWrite:
-        return _LocalStaged(self.root / "_state" / "tmp" / uuid.uuid4().hex, self.root / key)
+        return StagedWrite(self.uri(key))
 
     def read_text(self, key: str) -> Optional[str]:
-        path = self.root / key
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        uri = self.uri(key)
+        return fs.read_text(uri) if fs.exists(uri) else None
 
     def write_text(self, key: str, text: str) -> None:
-        staged = self.stage(key)
-        staged.write(text.encode("utf-8"))
-        staged.commit()
-
-
-class _S3Staged(StagedWrite):
-    """Buffers up to one part; small files become one PUT, large ones a multipart upload."""
-
-    def __init__(self, client: Any, bucket: str, key: str, part_bytes: int):
-        self.client, self.bucket, self.key, self.part_bytes = client, bucket, key, part_bytes
-        self.buffer = bytearray()
-        self.upload_id: Optional[str] = None
-        self.parts: List[Dict[str, Any]] = []
-
-    def _flush_part(self) -> None:
-        if self.upload_id is None:
-            self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
-        number = len(self.parts) + 1
-        resp = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                       PartNumber=number, Body=bytes(self.buffer))
-        self.parts.append({"ETag": resp["ETag"], "PartNumber": number})
-        self.buffer = bytearray()
-
-    def write(self, chunk: bytes) -> None:
-        self.buffer.extend(chunk)
-        if len(self.buffer) >= self.part_bytes:
-            self._flush_part()
-
-    def commit(self) -> None:
-        if self.upload_id is None:
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer))
-            return
-        if self.buffer:
-            self._flush_part()
-        self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                              MultipartUpload={"Parts": self.parts})
-
-    def abort(self) -> None:
-        self.buffer = bytearray()
-        if self.upload_id is not None:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-
-
-class S3Sink(Sink):
-    def __init__(self, uri: str, endpoint_url: str = "", part_bytes: int = PART_BYTES, client: Any = None):
-        parsed = urlparse(uri)
-        self.bucket, self.prefix = parsed.netloc, parsed.path.strip("/")
-        self.part_bytes = part_bytes
-        if client is None:
-            import boto3
-
-            client = boto3.client("s3", endpoint_url=endpoint_url or None)
-        self.client = client
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._key(key)}"
-
-    def stage(self, key: str) -> StagedWrite:
-        return _S3Staged(self.client, self.bucket, self._key(key), self.part_bytes)
-
-    def read_text(self, key: str) -> Optional[str]:
-        try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except self.client.exceptions.NoSuchKey:
-            return None
-        return obj["Body"].read().decode("utf-8")
-
-    def write_text(self, key: str, text: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=text.encode("utf-8"))
-
-
-def make_sink(uri: str, s3_endpoint: str = "") -> Sink:
-    """A :class:`S3Sink` for ``s3://``/``s3a://`` URIs, else a :class:`LocalSink`."""
-    if uri.startswith(("s3://", "s3a://")):
-        return S3Sink(uri, s3_endpoint)
-    return LocalSink(uri[len("file:"):] if uri.startswith("file:") else uri)
+        fs.write_text(self.uri(key), text)
 
 
 # --- resources -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ on (tweet_id, task, model_version); positives below the task's review threshold 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from typing import Dict, List, Optional
 
@@ -19,6 +18,7 @@ from pyspark.sql import types as T
 
 from crisislake import delta_io
 from crisislake.config import Config
+from crisislake.context import JobContext, require_table
 from crisislake.nlp import predict
 from crisislake.nlp.tasks import TASKS, TaskSpec, get_task
 from crisislake.runs import run_step
@@ -160,7 +160,7 @@ def classify(spark: SparkSession, config: Config, run_id: str, tasks: List[str],
     labels_path = config.table("enriched", "tweet_labels")
     review_path = config.table("enriched", "review_queue")
     summary: Dict[str, object] = {}
-    with run_step(spark, config.zone("_runs"), run_id, "classify") as record:
+    with run_step(config.zone("_runs"), run_id, "classify") as record:
         if not delta_io.is_delta_table(spark, tweets_path):
             record.counts["note"] = f"no table at {tweets_path}"
             return {"skipped": f"no curated tweets at {tweets_path}"}
@@ -191,6 +191,8 @@ def classify(spark: SparkSession, config: Config, run_id: str, tasks: List[str],
                 if features is not None:
                     features.unpersist()
         record.wrote.update({"enriched/tweet_labels": labels_path, "enriched/review_queue": review_path})
+        record.rows_read = max((c["candidates"] for c in summary.values()), default=0)
+        record.rows_written = sum(c["labels_inserted"] + c["review_inserted"] for c in summary.values())
     return summary
 
 
@@ -203,9 +205,8 @@ def group_by_text_stages(loaded: Dict[str, predict.LoadedModel]) -> List[List[st
     return list(groups.values())
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
+def run(ctx: JobContext) -> Dict[str, object]:
+    args = ctx.args
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     for t in tasks:
         get_task(t)
@@ -213,14 +214,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     for item in args.model:
         task, _, path = item.partition("=")
         paths[get_task(task.strip()).name] = path.strip()
-    spark = build_spark(config.spark, app_name="crisislake-classify")
-    try:
-        print(json.dumps(classify(spark, config, args.run_id, tasks, paths), default=str))
-    finally:
-        spark.stop()
-    return 0
-
-
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    """Classify new curated tweets with the default models (training quick ones if none exist)."""
-    return classify(spark, config, run_id, list(TASKS))
+    missing = require_table(ctx, ctx.config.table("curated", "tweets"), "run `crisislake ingest-tweets` first")
+    if missing:
+        return missing
+    with ctx.stage("classify new tweets"):
+        return classify(ctx.spark, ctx.config, ctx.run_id, tasks, paths)

@@ -15,7 +15,9 @@ from typing import Dict, Mapping, Optional, Tuple
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from crisislake import fs
 from crisislake.config import Config
+from crisislake.context import JobContext
 from crisislake.errors import CrisislakeError
 from crisislake.nlp import data, model_store, predict
 from crisislake.nlp.metrics import classification_report
@@ -136,22 +138,17 @@ def evaluate_file(spark: SparkSession, config: Config, args: argparse.Namespace)
     return result
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
-    spark = build_spark(config.spark, app_name="crisislake-evaluate")
+def run(ctx: JobContext) -> int:
+    """Prints the metrics JSON as the last stdout line (the command's product) and returns 0."""
+    if not fs.exists(ctx.args.input):
+        raise EvaluationInputError(f"input file {ctx.args.input} does not exist")
     try:
-        result = evaluate_file(spark, config, args)
-    except (EvaluationInputError, model_store.ModelNotFoundError, ValueError) as exc:
-        print(f"crisislake evaluate: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        spark.stop()
+        with ctx.stage(f"evaluate {ctx.args.task}"):
+            result = evaluate_file(ctx.spark, ctx.config, ctx.args)
+    except ValueError as exc:
+        if isinstance(exc, CrisislakeError):
+            raise
+        raise EvaluationInputError(str(exc)) from exc
     sys.stdout.flush()
     print(json.dumps(result))
     return 0
-
-
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    """Not a pipeline step (evaluation needs a labelled file); present for the job interface."""
-    return {"skipped": "evaluate runs on a labelled file: crisislake evaluate --task ... --input ..."}

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
-from crisislake import storage
+from crisislake import fs
 from crisislake.config import join_uri
 from crisislake.errors import CrisislakeError
 
@@ -47,25 +47,25 @@ def save_model(
     """Save the model and its metrics; point ``<task>/DEFAULT`` at it when ``make_default``."""
     path = join_uri(models_root, task, version)
     model.write().overwrite().save(path)
-    storage.write_text(spark, join_uri(path, METRICS_FILE), json.dumps(metrics, indent=2, sort_keys=True, default=str))
+    fs.write_text(join_uri(path, METRICS_FILE), json.dumps(metrics, indent=2, sort_keys=True, default=str))
     if make_default:
-        storage.write_text(spark, join_uri(models_root, task, DEFAULT_FILE), version + "\n")
+        fs.write_text(join_uri(models_root, task, DEFAULT_FILE), version + "\n")
     return path
 
 
 def default_model_path(spark: SparkSession, models_root: str, task: str) -> Optional[str]:
     """Path of the task's default model, or ``None`` when there is none yet."""
     pointer = join_uri(models_root, task, DEFAULT_FILE)
-    if not storage.exists(spark, pointer):
+    if not fs.exists(pointer):
         return None
-    version = storage.read_text(spark, pointer).strip()
+    version = fs.read_text(pointer).strip()
     path = join_uri(models_root, task, version)
-    return path if storage.exists(spark, join_uri(path, "metadata")) else None
+    return path if fs.exists(join_uri(path, "metadata")) else None
 
 
 def load_model(spark: SparkSession, path: str) -> PipelineModel:
     """Load any saved Spark ML / Spark NLP PipelineModel."""
-    if not storage.exists(spark, join_uri(path, "metadata")):
+    if not fs.exists(join_uri(path, "metadata")):
         raise ModelNotFoundError(f"no saved PipelineModel at {path}")
     return PipelineModel.load(path)
 
@@ -73,9 +73,9 @@ def load_model(spark: SparkSession, path: str) -> PipelineModel:
 def read_metrics(spark: SparkSession, path: str) -> Dict[str, object]:
     """The model's ``metrics.json``, or ``{}`` for a plugged-in model without one."""
     uri = join_uri(path, METRICS_FILE)
-    if not storage.exists(spark, uri):
+    if not fs.exists(uri):
         return {}
-    return json.loads(storage.read_text(spark, uri))
+    return json.loads(fs.read_text(uri))
 
 
 def model_version_of(path: str) -> str:

@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from crisislake.config import Config
+from crisislake.context import JobContext
 from crisislake.nlp import data, model_store, training
 from crisislake.nlp import features as feat
 from crisislake.nlp.tasks import TASKS, get_task
@@ -132,7 +133,7 @@ def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id
     head = feat.HeadParams(reg_param=args.reg_param,
                            max_iter=QUICK_HEAD.max_iter if args.quick else feat.HeadParams().max_iter)
     out = []
-    with run_step(spark, config.zone("_runs"), run_id, "train") as record:
+    with run_step(config.zone("_runs"), run_id, "train") as record:
         for task in tasks:
             summary = train_and_save(
                 spark, config, task, version=args.version, quick=args.quick, folds=args.folds,
@@ -145,21 +146,9 @@ def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id
     return out
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
-    spark = build_spark(config.spark, app_name="crisislake-train")
-    try:
-        for summary in _train(spark, config, args, args.run_id):
-            print(json.dumps(summary))
-    finally:
-        spark.stop()
-    return 0
-
-
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    """Train quick default models for the tasks that have none (``make run`` on a fresh machine)."""
-    with run_step(spark, config.zone("_runs"), run_id, "train") as record:
-        paths = ensure_default_models(spark, config, run_id, list(TASKS))
-        record.wrote.update(paths)
-    return {"models": paths}
+def run(ctx: JobContext) -> dict:
+    with ctx.stage(f"train {ctx.args.task}"):
+        summaries = _train(ctx.spark, ctx.config, ctx.args, ctx.run_id)
+    for summary in summaries:
+        print(json.dumps(summary), flush=True)
+    return {"models": {s["task"]: s["path"] for s in summaries}}

@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from crisislake import delta_io, storage
+from crisislake import delta_io, fs
 from crisislake.session import temporary_conf
 from crisislake.tweets import decode
 from crisislake.tweets.schemas import TWEETS_SCHEMA
@@ -64,7 +64,7 @@ def normalise_uri(uri: str) -> str:
 def list_raw_files(spark: SparkSession, uri: str) -> Dict[str, int]:
     """``{uri: size}`` of every data file under ``uri`` (recursively, in name order), skipping
     ``_``/``.``-prefixed names."""
-    return storage.data_files(storage.file_sizes(spark, uri, recursive=True))
+    return fs.data_files(fs.file_sizes(uri, recursive=True))
 
 
 def split_by_format(files: Sequence[str]) -> Tuple[List[str], List[str]]:
@@ -161,7 +161,7 @@ def _split_line_offsets(spark: SparkSession, files: Sequence[str], sizes: Mappin
     is split (compressed files never are)."""
     limit = _max_split_bytes(spark)
     plain = [f for f in files if not f.lower().endswith(GZIP_SUFFIXES)]
-    big = [f for f in plain if (sizes[f] if f in sizes else storage.file_size(spark, f)) > limit]
+    big = [f for f in plain if (sizes[f] if f in sizes else fs.file_size(f)) > limit]
     if not big:
         return None
     counts = (

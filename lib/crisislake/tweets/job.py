@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
@@ -19,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
-from crisislake import delta_io, storage
+from crisislake import delta_io, fs
 from crisislake.config import Config, join_uri
+from crisislake.context import JobContext
+from crisislake.errors import CrisislakeError
 from crisislake.runs import StepRecord, run_step
 from crisislake.session import temporary_conf
 from crisislake.tweets import io, jvm, transforms
@@ -30,6 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 STEP = "ingest-tweets"
+
+
+class RawInputError(CrisislakeError, FileNotFoundError):
+    """The raw prefix to ingest does not exist."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +124,7 @@ def ingest_files(
         if totals["quarantined"]:
             quarantined_new = io.write_quarantine(spark, transforms.select_quarantine(records), quarantine_path, run_id)
     finally:
-        storage.delete(spark, staging)
+        fs.delete(staging)
     read, bad = int(totals["read"]), int(totals["quarantined"])
     new = merged["inserted"]
     return {
@@ -143,6 +148,10 @@ def _fill_record(record: StepRecord, counts: Dict[str, Any], raw: str, tweets_pa
     record.wrote = {tweets_path: counts["new_rows"]}
     record.quarantined = {quarantine_path: counts["quarantined"]}
     record.counts = counts
+    record.rows_read = counts["records_read"]
+    record.rows_written = counts["new_rows"]
+    record.rows_duplicate = counts["duplicates"]
+    record.rows_quarantined = counts["quarantined"]
 
 
 def _stage_lines(spark: SparkSession, parsed: DataFrame, uri: str) -> Tuple[DataFrame, int, int]:
@@ -176,7 +185,8 @@ def ingest(spark: SparkSession, config: Config, run_id: str, raw: Optional[str] 
     raw = raw or default_raw(config)
     tweets_path = config.table("curated", "tweets")
     quarantine_path = config.table("quarantine", "tweets")
-    with run_step(spark, config.zone("_runs"), run_id, STEP) as record:
+    with run_step(config.zone("_runs"), run_id, STEP) as record:
+        delta_io.ensure_quarantine(spark, quarantine_path)
         files = io.list_raw_files(spark, raw)
         counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id, staging_dir(config, run_id))
         _fill_record(record, counts, raw, tweets_path, quarantine_path)
@@ -213,10 +223,10 @@ def start_stream(
     names = reader.load(raw).select("path", "length")
 
     def process(batch_df: DataFrame, batch_id: int) -> None:
-        files = storage.data_files({r["path"]: r["length"] for r in batch_df.collect()})  # one small row per file
+        files = fs.data_files({r["path"]: r["length"] for r in batch_df.collect()})  # one small row per file
         if not files:
             return
-        with run_step(spark, config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:
+        with run_step(config.zone("_runs"), run_id, f"{STEP}:batch-{batch_id}") as record:
             counts = ingest_files(spark, files, tweets_path, quarantine_path, run_id,
                                   staging_dir(config, run_id, batch_id))
             _fill_record(record, counts, raw, tweets_path, quarantine_path)
@@ -237,25 +247,26 @@ def _summary_line(counts: Dict[str, Any], what: str = "ingest-tweets") -> str:
     )
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
-    spark = build_spark(config.spark, app_name=f"crisislake-{STEP}")
-    try:
-        if args.stream:
-            query = start_stream(spark, config, args.run_id, args.raw, args.checkpoint,
-                                 args.trigger_interval, args.max_files_per_trigger)
-            query.awaitTermination()
-        else:
-            counts = ingest(spark, config, args.run_id, args.raw)
-            print(_summary_line(counts))
-            print(json.dumps(counts, sort_keys=True))
-    finally:
-        spark.stop()
-    print(f"run record: {config.zone('_runs')}/{args.run_id}.json")
-    return 0
+def check_raw(raw: str) -> Dict[str, int]:
+    """The data files under ``raw`` (``{uri: size}``), before any Spark starts; raises
+    :class:`RawInputError` when ``raw`` does not exist (a mistyped prefix must not look like an
+    empty one)."""
+    if not fs.exists(raw):
+        raise RawInputError(f"{raw} does not exist: land tweet dumps there or pass --raw PREFIX")
+    return fs.data_files(fs.file_sizes(raw, recursive=True))
 
 
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> Dict[str, Any]:
-    counts = ingest(spark, config, run_id)
-    return {k: counts[k] for k in ("files_read", "records_read", "new_rows", "duplicates", "quarantined")}
+def run(ctx: JobContext) -> Dict[str, Any]:
+    args, config = ctx.args, ctx.config
+    raw = args.raw or default_raw(config)
+    if ctx.in_pipeline and not fs.exists(raw):
+        return {"skipped": f"no raw tweets at {raw}"}
+    if not check_raw(raw) and not args.stream:
+        return {"skipped": f"nothing to ingest under {raw}"}
+    if args.stream:
+        query = start_stream(ctx.spark, config, ctx.run_id, raw, args.checkpoint,
+                             args.trigger_interval, args.max_files_per_trigger)
+        query.awaitTermination()
+        return {"stream": "stopped", "checkpoint": args.checkpoint or default_checkpoint(config)}
+    with ctx.stage("ingest raw files"):
+        return ingest(ctx.spark, config, ctx.run_id, raw)

@@ -30,6 +30,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from crisislake.errors import CrisislakeError
+from crisislake.fs import write_zip
+from crisislake.jdk import java_executable, jvm_cache_root
 from crisislake.tweets.records import OUTPUT
 from crisislake.tweets.schemas import TWEET_COLUMNS
 from crisislake.tweets.transforms import with_lineage
@@ -61,8 +63,6 @@ class JvmLaneError(CrisislakeError, RuntimeError):
 
 
 def javac_executable() -> Optional[str]:
-    from crisislake.session import java_executable
-
     return java_executable("javac")
 
 
@@ -85,8 +85,6 @@ def compile_jar(dest: Path, source: Path = SOURCE) -> Path:
         if not found:
             raise JvmLaneError(f"no {pattern} under {jars_dir} to compile against")
         classpath.append(str(found[0]))
-    from crisislake.emr.build import write_zip
-
     with tempfile.TemporaryDirectory(prefix="crisislake-javac-") as out:
         proc = subprocess.run(
             [javac, "--release", _JAVA_RELEASE, "-nowarn", "-encoding", "UTF-8", "-d", out,
@@ -101,6 +99,20 @@ def compile_jar(dest: Path, source: Path = SOURCE) -> Path:
     return dest
 
 
+def build_jar(package_dir: Path, jars_dir: Path) -> Optional[Path]:
+    """For EMR packaging: compile ``package_dir``'s copy of the Java source into ``jars_dir``;
+    None, with one warning, when it cannot be built here (the cluster then parses every line
+    in Python: same rows, slower)."""
+    source = package_dir / "tweets" / SOURCE.name
+    try:
+        if not source.is_file():
+            raise JvmLaneError(f"no {source}")
+        return compile_jar(jars_dir / JAR_NAME, source=source)
+    except (JvmLaneError, OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("building without jars/%s, the cluster will parse every tweet line in Python: %s", JAR_NAME, exc)
+        return None
+
+
 def source_digest(source: Path = SOURCE) -> str:
     """What the cached jar is keyed on: the source and the Spark it is compiled against."""
     import pyspark
@@ -113,8 +125,6 @@ def source_digest(source: Path = SOURCE) -> str:
 def cached_jar() -> Optional[Path]:
     """The local jar of the lane, compiled on first use into the JVM cache; None (with a
     warning) when it cannot be built here, e.g. a JRE without javac."""
-    from crisislake.session import jvm_cache_root
-
     if not SOURCE.is_file():  # running from a zip (a cluster): the jar comes with the submission
         return None
     jar = jvm_cache_root() / f"udfs-{source_digest()}" / JAR_NAME

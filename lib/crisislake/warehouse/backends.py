@@ -30,9 +30,12 @@ class SchemaDriftError(CrisislakeError, ValueError):
 
 
 def ddl_statements(dialect: str, schema: str) -> List[str]:
-    return [f"CREATE SCHEMA IF NOT EXISTS {m.validate_identifier(schema)};"] + [
-        m.render_table(t, dialect, schema).strip() for t in m.TABLES
-    ]
+    """The schema's DDL as single statements (the Redshift Data API runs one per call)."""
+    out = [f"CREATE SCHEMA IF NOT EXISTS {m.validate_identifier(schema)};"]
+    for t in m.TABLES:
+        out.append(m.render_table(t, dialect, schema).strip())
+        out += m.render_comments(t, schema)
+    return out
 
 
 def check_columns(table: m.Table, actual: Sequence[tuple]) -> None:
@@ -61,12 +64,11 @@ class PostgresBackend:
 
     dialect = "postgres"
 
-    def __init__(self, url: str, schema: str, s3_endpoint: str = "", batch_rows: int = 65536):
+    def __init__(self, url: str, schema: str, batch_rows: int = 65536):
         if not url:
             raise ConfigError("warehouse.postgres_url is empty: set CRISISLAKE_WAREHOUSE__POSTGRES_URL")
         self.url = url
         self.schema = m.validate_identifier(schema)
-        self.s3_endpoint = s3_endpoint
         self.batch_rows = batch_rows
 
     def _connect(self):
@@ -123,7 +125,7 @@ class PostgresBackend:
                 cur.execute(plan.sql("stage"))
                 _call(hook, "stage")
                 with cur.copy(plan.sql("copy")) as copy:
-                    for chunk in iter_csv_chunks(info.urls, self.batch_rows, self.s3_endpoint):
+                    for chunk in iter_csv_chunks(info.urls, self.batch_rows):
                         copy.write(chunk)
                 _call(hook, "copy")
                 cur.execute(plan.sql("guard"))
@@ -164,9 +166,9 @@ class RedshiftDataApiBackend:
         self.target = self.target_kwargs(settings)
         self.poll_s, self.max_poll_s, self.timeout_s = poll_s, max_poll_s, timeout_s
         if client is None:
-            import boto3
+            from crisislake import aws
 
-            client = boto3.client("redshift-data", **({"endpoint_url": endpoint_url} if endpoint_url else {}))
+            client = aws.client("redshift-data", endpoint_url=endpoint_url)
         self.client = client
 
     @staticmethod

@@ -20,7 +20,8 @@ import json
 import time
 from typing import Dict, List, Optional
 
-from crisislake.config import Config, ConfigError
+from crisislake.config import ConfigError
+from crisislake.context import JobContext
 from crisislake.errors import CrisislakeError
 from crisislake.warehouse.model import validate_identifier
 
@@ -30,9 +31,9 @@ class BackupError(CrisislakeError, RuntimeError):
 
 
 def _client(endpoint_url: str = ""):
-    import boto3
+    from crisislake import aws
 
-    return boto3.client("redshift", **({"endpoint_url": endpoint_url} if endpoint_url else {}))
+    return aws.client("redshift", endpoint_url=endpoint_url)
 
 
 def _call(client, operation: str, **kwargs):
@@ -160,28 +161,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list the cluster's snapshots")
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def run(ctx: JobContext) -> int:
+    """Prints the AWS answer as JSON (the command's product); a failed call is a one-line error."""
+    args, config = ctx.args, ctx.config
     cluster = args.cluster_id or config.warehouse.redshift_cluster_id
     if not cluster:
         raise ConfigError("set warehouse.redshift_cluster_id or pass --cluster-id")
     client = _client()
     wait = not args.no_wait
-    try:
-        if args.action == "snapshot":
-            out = take_snapshot(client, cluster, args.snapshot_id, args.retention_days, wait)
-        elif args.action == "schedule":
-            out = set_schedule(client, cluster, args.schedule_id, args.rate, args.automated_retention_days,
-                               args.manual_retention_days)
-        elif args.action == "restore-cluster":
-            out = restore_cluster(client, args.snapshot_id, args.new_cluster_id, cluster, wait)
-        elif args.action == "restore-table":
-            schema = args.source_schema or config.warehouse.schema
-            out = restore_table(client, cluster, args.snapshot_id, config.warehouse.redshift_database, schema,
-                                args.table, args.new_table, wait=wait)
-        else:
-            out = list_snapshots(client, cluster)
-    except BackupError as exc:
-        print(f"crisislake redshift-backup: {exc}")
-        return 1
+    if args.action == "snapshot":
+        out = take_snapshot(client, cluster, args.snapshot_id, args.retention_days, wait)
+    elif args.action == "schedule":
+        out = set_schedule(client, cluster, args.schedule_id, args.rate, args.automated_retention_days,
+                           args.manual_retention_days)
+    elif args.action == "restore-cluster":
+        out = restore_cluster(client, args.snapshot_id, args.new_cluster_id, cluster, wait)
+    elif args.action == "restore-table":
+        schema = args.source_schema or config.warehouse.schema
+        out = restore_table(client, cluster, args.snapshot_id, config.warehouse.redshift_database, schema,
+                            args.table, args.new_table, wait=wait)
+    else:
+        out = list_snapshots(client, cluster)
     print(json.dumps(out, indent=2, default=str))
     return 0

@@ -14,19 +14,21 @@ import json
 import logging
 import math
 import os
+from datetime import datetime, timezone
 from typing import Dict, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from crisislake import delta_io, storage
+from crisislake import delta_io, fs
 from crisislake.config import Config
+from crisislake.context import JobContext
 from crisislake.runs import run_step
 from crisislake.session import temporary_conf
 from crisislake.warehouse import model as m
 from crisislake.warehouse import transforms as tr
-from crisislake.warehouse.manifest import MANIFEST_NAME, build_manifest, export_dir, manifest_url_for
+from crisislake.warehouse.manifest import MANIFEST_NAME, SCHEMA_SIDECAR, build_manifest, export_dir, manifest_url_for
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +207,23 @@ def write_export(
     with temporary_conf(spark, parquet_for_redshift):
         (df.repartition(n_files).sortWithinPartitions(*table.sortkey)
          .write.mode("overwrite").option("compression", "snappy").parquet(out_dir))
-    sizes = storage.file_sizes(spark, out_dir, recursive=False)
-    sized = [(manifest_url_for(u), size) for u, size in storage.data_files(sizes).items() if u.endswith(".parquet")]
+    sizes = fs.file_sizes(out_dir, recursive=False)
+    sized = [(manifest_url_for(u), size) for u, size in fs.data_files(sizes).items() if u.endswith(".parquet")]
     manifest = build_manifest(sized)
-    storage.write_text(spark, f"{out_dir}/{MANIFEST_NAME}", json.dumps(manifest, indent=2))
+    fs.write_text(f"{out_dir}/{SCHEMA_SIDECAR}", export_schema_json(table, rows))
+    fs.write_text(f"{out_dir}/{MANIFEST_NAME}", json.dumps(manifest, indent=2))
     return {"rows": rows, "files": len(sized), "bytes": sum(s for _, s in sized)}
+
+
+def export_schema_json(table: m.Table, rows: int, built_at: Optional[datetime] = None) -> str:
+    """``_schema.json`` beside an export's files: its columns as the warehouse declares them
+    (name, Redshift type, nullable, meaning), natural key, row count and build time. The run
+    id is in every row's ``run_id`` column and in the folder name."""
+    built_at = built_at or datetime.now(timezone.utc)
+    columns = [{"name": c.name, "type": c.type.render("redshift"), "nullable": c.nullable, "comment": c.comment}
+               for c in table.columns]
+    return json.dumps({"table": table.name, "key": list(table.key), "rows": rows,
+                       "built_at": built_at.isoformat(timespec="seconds"), "columns": columns}, indent=2)
 
 
 def export_table(
@@ -257,9 +271,10 @@ def export_tables(
     if key is None:
         summary["warning"] = f"{PSEUDONYM_KEY_ENV} is not set: fact_tweet.author_pseudonym is NULL"
         log.warning(summary["warning"])
-    with run_step(spark, config.zone("_runs"), run_id, "export") as record:
+    with run_step(config.zone("_runs"), run_id, "export") as record:
         sources = read_sources(spark, config)
         built = build_tables(spark, sources, key, run_id)
+        delta_io.ensure_quarantine(spark, *(config.table("quarantine", f"warehouse_{t.name}") for t in wanted))
         for table in wanted:
             written = export_table(spark, config, table, built[table.name], run_id, slice_count, target_file_mb)
             summary["tables"][table.name] = written
@@ -268,6 +283,8 @@ def export_tables(
                 record.quarantined[f"warehouse_{table.name}"] = written["quarantined"]
         record.read = {n: config.table(z, t) for n, (z, t, _) in SOURCES.items()}
         record.counts = {n: {"rows": v["rows"], "quarantined": v["quarantined"]} for n, v in summary["tables"].items()}
+        record.rows_written = sum(v["rows"] - v["quarantined"] for v in summary["tables"].values())
+        record.rows_quarantined = sum(v["quarantined"] for v in summary["tables"].values())
     return summary
 
 
@@ -286,22 +303,12 @@ def _quarantine(spark: SparkSession, config: Config, table: m.Table, bad: DataFr
 
 # ---- Job entry points ---------------------------------------------------------------------
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from crisislake.session import build_spark
-
+def run(ctx: JobContext) -> dict:
+    args = ctx.args
     tables = [t.strip() for t in args.tables.split(",")] if args.tables else None
-    spark = build_spark(config.spark, app_name="crisislake-export")
-    try:
-        summary = export_tables(spark, config, args.run_id, tables, args.slice_count, args.target_file_mb)
-    finally:
-        spark.stop()
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def pipeline_step(spark: SparkSession, config: Config, run_id: str) -> dict:
-    summary = export_tables(spark, config, run_id)
-    out = {name: f"{v['rows']} rows / {v['files']} files" for name, v in summary["tables"].items()}
+    with ctx.stage("export warehouse tables"):
+        summary = export_tables(ctx.spark, ctx.config, ctx.run_id, tables, args.slice_count, args.target_file_mb)
+    out = {"tables": {name: f"{v['rows']} rows / {v['files']} files" for name, v in summary["tables"].items()}}
     if "warning" in summary:
         out["warning"] = summary["warning"]
     return out

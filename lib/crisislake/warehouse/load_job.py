@@ -8,18 +8,24 @@ table is skipped. ``--dry-run`` prints the exact SQL and touches nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from datetime import datetime, timezone
 from typing import Callable, List, Optional, Sequence
 
+from crisislake import fs
 from crisislake.config import Config, ConfigError
+from crisislake.context import JobContext
+from crisislake.errors import CrisislakeError
 from crisislake.warehouse import model as m
 from crisislake.warehouse.backends import PostgresBackend, RedshiftDataApiBackend, ddl_statements
 from crisislake.warehouse.loadsql import RUN_ID, render_load
 from crisislake.warehouse.manifest import manifest_location, manifest_url_for, validate_export
 
 log = logging.getLogger(__name__)
+
+
+class LoadInputError(CrisislakeError, FileNotFoundError):
+    """There is no export to load."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,31 +47,18 @@ def absolute_uri(uri: str) -> str:
     return manifest_url_for(os.path.abspath(uri))
 
 
-def latest_export_run(exports_zone: str, s3_endpoint: str = "") -> Optional[str]:
+def latest_export_run(exports_zone: str) -> Optional[str]:
     """The newest run id that has a manifest under ``exports/<table>/<run_id>/`` (ids sort by time)."""
-    from pyarrow import fs as pafs
+    from crisislake.warehouse.manifest import MANIFEST_NAME
 
-    from crisislake.warehouse.manifest import MANIFEST_NAME, _filesystem
-
-    fs, root = _filesystem(absolute_uri(exports_zone), s3_endpoint)
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
-    except OSError:
-        return None
-    runs = {i.path.rstrip("/").split("/")[-2] for i in infos if i.path.endswith("/" + MANIFEST_NAME)}
+    manifests = [u for u in fs.list_files(exports_zone) if u.endswith("/" + MANIFEST_NAME)]
+    runs = {u.rstrip("/").split("/")[-2] for u in manifests}
     runs = {r for r in runs if RUN_ID.match(r)}
     return max(runs) if runs else None
 
 
 def _has_export(config: Config, run_id: str) -> bool:
-    from crisislake.warehouse.manifest import ExportValidationError, read_manifest
-
-    try:
-        url = manifest_location(absolute_uri(config.zone("exports")), m.EXPORTED[0].name, run_id)
-        read_manifest(url, config.spark.s3_endpoint)
-        return True
-    except ExportValidationError:
-        return False
+    return fs.exists(manifest_location(config.zone("exports"), m.EXPORTED[0].name, run_id))
 
 
 def make_backend(config: Config, backend: Optional[str] = None, dry_run: bool = False):
@@ -73,7 +66,7 @@ def make_backend(config: Config, backend: Optional[str] = None, dry_run: bool = 
     if name == "postgres":
         if dry_run:
             return None
-        return PostgresBackend(config.warehouse.postgres_url, config.warehouse.schema, config.spark.s3_endpoint)
+        return PostgresBackend(config.warehouse.postgres_url, config.warehouse.schema)
     if name == "redshift":
         if dry_run:
             RedshiftDataApiBackend.target_kwargs(config.warehouse)  # config errors still surface
@@ -93,7 +86,7 @@ def plan_run(
     exports = absolute_uri(config.zone("exports"))
     out = []
     for table in tables:
-        info = validate_export(table, manifest_location(exports, table.name, export_run), config.spark.s3_endpoint)
+        info = validate_export(table, manifest_location(exports, table.name, export_run))
         plan = render_load(table, dialect, config.warehouse.schema, export_run, info.manifest_url,
                            len(info.urls), info.bytes, info.rows, started_at, config.warehouse.redshift_iam_role)
         out.append((info, plan))
@@ -139,53 +132,47 @@ def load_export(
     return summary
 
 
-def _record(spark, config: Config, run_id: str, export_run: str, fn: Callable[[], dict]) -> dict:
+def _record(config: Config, run_id: str, export_run: str, fn: Callable[[], dict]) -> dict:
     from crisislake.runs import run_step
 
-    with run_step(spark, config.zone("_runs"), run_id, "load") as record:
+    with run_step(config.zone("_runs"), run_id, "load") as record:
         summary = fn()
         record.read = {"exports": config.zone("exports"), "export_run": export_run}
         record.wrote = {name: r for name, r in summary["tables"].items()}
+        loaded = [r for r in summary["tables"].values() if not r.get("skipped")]
         record.counts = {name: r.get("rows", 0) for name, r in summary["tables"].items() if not r.get("skipped")}
+        record.rows_read = record.rows_written = sum(int(r.get("rows") or 0) for r in loaded)
     return summary
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    export_run = args.export_run or latest_export_run(config.zone("exports"), config.spark.s3_endpoint)
+def skip_reason(config: Config, backend: str) -> Optional[str]:
+    """Why the pipeline's load step has nothing to do here, or None."""
+    if backend == "none":
+        return "warehouse.backend is none"
+    if backend == "postgres" and not config.warehouse.postgres_url:
+        return "no PostgreSQL URL: set CRISISLAKE_WAREHOUSE__POSTGRES_URL (make run does)"
+    return None
+
+
+def run(ctx: JobContext) -> dict:
+    """Load the newest export (in a pipeline: this run's, when it exported). No Spark: the
+    files are read with pyarrow and the run record is written through crisislake.fs."""
+    args, config = ctx.args, ctx.config
+    backend = args.backend or config.warehouse.backend
+    if ctx.in_pipeline and skip_reason(config, backend):
+        return {"skipped": skip_reason(config, backend)}
+    export_run = args.export_run
+    if not export_run and ctx.in_pipeline and _has_export(config, ctx.run_id):
+        export_run = ctx.run_id
+    export_run = export_run or latest_export_run(config.zone("exports"))
     if not export_run:
-        print(f"crisislake load: no export under {config.zone('exports')}; run `crisislake export` first")
-        return 1
+        if ctx.in_pipeline:
+            return {"skipped": f"no export under {config.zone('exports')}"}
+        raise LoadInputError(f"no export under {config.zone('exports')}: run `crisislake export` first")
     tables = [t.strip() for t in args.tables.split(",")] if args.tables else None
     if args.dry_run:
-        load_export(config, export_run, args.backend, tables, dry_run=True)
-        return 0
-    from crisislake.session import build_spark
-
-    spark = build_spark(config.spark, app_name="crisislake-load")
-    try:
-        summary = _record(spark, config, args.run_id, export_run,
-                          lambda: load_export(config, export_run, args.backend, tables))
-    finally:
-        spark.stop()
-    print(json.dumps(summary, indent=2, default=str))
-    return 0
-
-
-def pipeline_step(spark, config: Config, run_id: str) -> dict:
-    backend = config.warehouse.backend
-    if backend == "none":
-        return {"skipped": "warehouse.backend is none"}
-    if backend == "postgres" and not config.warehouse.postgres_url:
-        return {"skipped": "no PostgreSQL URL: set CRISISLAKE_WAREHOUSE__POSTGRES_URL (make run does)"}
-    export_run = run_id
-    latest = latest_export_run(config.zone("exports"), config.spark.s3_endpoint)
-    if latest is None:
-        return {"skipped": f"no export under {config.zone('exports')}"}
-    if not _has_export(config, run_id):  # e.g. `pipeline --steps load`: load the newest export
-        export_run = latest
-    summary = _record(spark, config, run_id, export_run, lambda: load_export(config, export_run))
-    out = {"export_run": export_run}
-    for name, r in summary["tables"].items():
-        out[name] = "skipped (already loaded)" if r.get("skipped") else f"{r.get('rows')} rows"
-    return out
-
+        load_export(config, export_run, backend, tables, dry_run=True)
+        return {"skipped": "dry run: nothing loaded", "export_run": export_run}
+    summary = _record(config, ctx.run_id, export_run, lambda: load_export(config, export_run, backend, tables))
+    return {"export_run": export_run, "tables": {
+        name: "already loaded" if r.get("skipped") else r.get("rows") for name, r in summary["tables"].items()}}

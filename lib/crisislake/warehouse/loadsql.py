@@ -116,7 +116,8 @@ def render_load(
     cols = table.column_names
     if dialect == "redshift":
         if not manifest_url.startswith("s3://"):
-            raise ModelError(f"{name}: Redshift COPY needs an s3:// manifest, got {manifest_url!r}")
+            raise ModelError(f"{name}: Redshift COPY needs an s3:// manifest, got {manifest_url!r}: "
+                             "export to a lake on S3 (--lake-root s3://BUCKET/PREFIX) to load Redshift")
         copy = (
             f"COPY {stage} FROM {url_lit} IAM_ROLE {sql_literal(iam_role, IAM_ROLE, 'IAM role')} "
             f"FORMAT AS PARQUET MANIFEST;"

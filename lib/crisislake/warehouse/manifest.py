@@ -5,22 +5,22 @@ A manifest is Redshift's own format, nothing added (COPY rejects unknown keys)::
     {"entries": [{"url": "s3://bucket/lake/exports/fact_tweet/<run>/part-00000-....parquet",
                   "mandatory": true, "meta": {"content_length": 1048576}}, ...]}
 
-Locally the URLs are ``file:///abs/path`` URIs. Files are read with pyarrow (footers only for the
-checks; record batches for the PostgreSQL bulk load), locally or from S3.
+Locally the URLs are ``file:///abs/path`` URIs. Files are read through :mod:`crisislake.fs`
+(footers only for the checks; record batches for the PostgreSQL bulk load), locally or from S3.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import dataclass
 from typing import Iterator, List, Sequence, Tuple
-from urllib.parse import unquote, urlparse
 
+from crisislake import fs
 from crisislake.errors import CrisislakeError
 from crisislake.warehouse.model import Table, arrow_type_matches
 
 MANIFEST_NAME = "manifest.json"
+SCHEMA_SIDECAR = "_schema.json"  # beside the files: columns, key, rows, build time
 
 
 class ExportValidationError(CrisislakeError, ValueError):
@@ -72,33 +72,15 @@ def build_manifest(files: Sequence[Tuple[str, int]]) -> dict:
     }
 
 
-def _filesystem(url: str, s3_endpoint: str = ""):
-    """(pyarrow filesystem, path) for a ``file://``/absolute or ``s3://``/``s3a://`` URL."""
-    from pyarrow import fs as pafs
-
-    parsed = urlparse(url)
-    if parsed.scheme in ("s3", "s3a"):
-        kwargs = {}
-        if s3_endpoint:
-            endpoint = urlparse(s3_endpoint)
-            kwargs = {"endpoint_override": endpoint.netloc, "scheme": endpoint.scheme or "https"}
-        return pafs.S3FileSystem(**kwargs), f"{parsed.netloc}{parsed.path}"
-    if parsed.scheme == "file":
-        return pafs.LocalFileSystem(), unquote(parsed.path)
-    if parsed.scheme == "":
-        return pafs.LocalFileSystem(), os.path.abspath(url)
-    raise ExportValidationError(f"unsupported URL scheme in {url!r}")
+def _check_scheme(url: str) -> None:
+    if "://" in url and not (url.startswith("file://") or fs.is_s3(url)):
+        raise ExportValidationError(f"unsupported URL scheme in {url!r}")
 
 
-def read_bytes(url: str, s3_endpoint: str = "") -> bytes:
-    fs, path = _filesystem(url, s3_endpoint)
-    with fs.open_input_stream(path) as stream:
-        return stream.read()
-
-
-def read_manifest(url: str, s3_endpoint: str = "") -> dict:
+def read_manifest(url: str) -> dict:
+    _check_scheme(url)
     try:
-        return json.loads(read_bytes(url, s3_endpoint).decode("utf-8"))
+        return json.loads(fs.read_text(url))
     except FileNotFoundError as exc:
         raise ExportValidationError(f"manifest {url} does not exist") from exc
     except (OSError, ValueError) as exc:
@@ -147,7 +129,7 @@ def validate_parquet_schema(table: Table, arrow_schema, where: str) -> None:
         )
 
 
-def validate_export(table: Table, manifest_url: str, s3_endpoint: str = "") -> ExportInfo:
+def validate_export(table: Table, manifest_url: str) -> ExportInfo:
     """Check a manifest and every file it lists against ``table`` before anything is loaded.
 
     Checks: the manifest's shape; every file exists with exactly its ``content_length``; every
@@ -156,19 +138,19 @@ def validate_export(table: Table, manifest_url: str, s3_endpoint: str = "") -> E
     """
     import pyarrow.parquet as pq
 
-    manifest = read_manifest(manifest_url, s3_endpoint)
+    manifest = read_manifest(manifest_url)
     entries = validate_manifest_entries(table.name, manifest)
     rows = total = 0
     for url, size in entries:
-        fs, path = _filesystem(url, s3_endpoint)
-        info = fs.get_file_info(path)
-        if info.size is None:
+        _check_scheme(url)
+        actual = fs.size_or_none(url)
+        if actual is None:
             raise ExportValidationError(f"{table.name}: file {url} listed in the manifest does not exist")
-        if info.size != size:
+        if actual != size:
             raise ExportValidationError(
-                f"{table.name}: file {url} has {info.size} bytes, manifest says {size}"
+                f"{table.name}: file {url} has {actual} bytes, manifest says {size}"
             )
-        with fs.open_input_file(path) as handle:
+        with fs.open_input_file(url) as handle:
             meta = pq.ParquetFile(handle).metadata
             validate_parquet_schema(table, meta.schema.to_arrow_schema(), url)
             rows += meta.num_rows
@@ -176,7 +158,7 @@ def validate_export(table: Table, manifest_url: str, s3_endpoint: str = "") -> E
     return ExportInfo(table.name, manifest_url, [u for u, _ in entries], rows, total)
 
 
-def iter_csv_chunks(urls: Sequence[str], batch_rows: int = 65536, s3_endpoint: str = "") -> Iterator[bytes]:
+def iter_csv_chunks(urls: Sequence[str], batch_rows: int = 65536) -> Iterator[bytes]:
     """CSV (PostgreSQL ``COPY ... (FORMAT csv)``) for the files' rows, one record batch at a time.
 
     Memory stays bounded by ``batch_rows``: files are streamed batch by batch, never loaded whole.
@@ -188,8 +170,7 @@ def iter_csv_chunks(urls: Sequence[str], batch_rows: int = 65536, s3_endpoint: s
 
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     for url in urls:
-        fs, path = _filesystem(url, s3_endpoint)
-        with fs.open_input_file(path) as handle:
+        with fs.open_input_file(url) as handle:
             for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
                 sink = io.BytesIO()
                 pacsv.write_csv(pa.Table.from_batches([batch]), sink, options)

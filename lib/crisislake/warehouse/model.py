@@ -388,6 +388,27 @@ def render_table(t: Table, dialect: str, schema: str) -> str:
     return out + ";\n"
 
 
+def sql_string(text: str) -> str:
+    """A SQL string literal (single quotes doubled).
+
+    >>> sql_string("it's")
+    "'it''s'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def render_comments(t: Table, schema: str) -> List[str]:
+    """``COMMENT ON`` statements (same text in both dialects) for the table's purpose and each
+    column that has a comment in the model, so a catalogue browser shows what a column means."""
+    validate_identifier(schema)
+    out = []
+    if t.why:
+        out.append(f"COMMENT ON TABLE {schema}.{t.name} IS {sql_string(t.why)};")
+    out += [f"COMMENT ON COLUMN {schema}.{t.name}.{c.name} IS {sql_string(c.comment)};"
+            for c in t.columns if c.comment]
+    return out
+
+
 def render_ddl(dialect: str, schema: str = "crisislake", tables: Sequence[Table] = TABLES) -> str:
     """The whole schema's DDL in ``dialect`` (idempotent: IF NOT EXISTS everywhere)."""
     header = (
@@ -395,7 +416,9 @@ def render_ddl(dialect: str, schema: str = "crisislake", tables: Sequence[Table]
         f"-- do not edit; run `python -m crisislake.warehouse.model sql` to regenerate.\n"
     )
     parts = [header, f"CREATE SCHEMA IF NOT EXISTS {validate_identifier(schema)};\n"]
-    parts += [render_table(t, dialect, schema) for t in tables]
+    for t in tables:
+        comments = render_comments(t, schema)
+        parts.append(render_table(t, dialect, schema) + ("\n".join(comments) + "\n" if comments else ""))
     return "\n".join(parts)
 
 
