@@ -1,24 +1,24 @@
 #!/usr/bin/env python3
-"""Dedup quality and speed (``make bench``; prints its figures).
+"""Dedup quality and speed (``make bench``); prints its figures and writes them to
+``bench/results/dedup.md`` (date, machine, command, load average, numbers).
 
-Quality: 20,000 real CrisisLexT6 tweets; the true pairs (exact Jaccard >= 0.7 of the shingle sets
-of the normalised texts, texts that normalise to "" left out) by brute force (blocked sparse
-matrix products, every pair checked); recall/precision of the pairs the pipeline puts in one
-cluster. The truth always uses the shingles of the run it scores. Measured: the default (word
-3-grams, edges at J >= 0.7 with neighbourhood support >= 0.75), the previous default (word 3-grams,
-edges at J >= 0.76, no support test), word 3-grams linked at 0.7 without the support test,
-character 5-grams likewise (``BENCH_QUALITY=N`` runs only the first N of these).
+Quality: the variant set of ``bench/dedup_variants.py`` (real tweets and realistic copies of them:
+retweet prefixes, link changes, hashtag and mention edits, truncation, case and emoji changes, with
+hard negatives), its ``tune`` side (CrisisLexT6 events: every setting was chosen there) and its
+``heldout`` side (other events and datasets, never tuned on). Pairwise precision and recall of
+crisislake's clusters and, in the same run, of the datasketch MinHashLSH baseline
+(``bench/dedup_baseline.py``).
 
 Speed: N = 1,000,000 tweets (real CrisisLexT6 texts plus generated variants: RT prefixes, swapped
-t.co links, added hashtags, truncation with "…"), file mode end to end (Parquet in, Parquet out):
-tweets/s and peak memory (RSS of the driver JVM + Python workers). On 100,000 tweets also
-datasketch MinHashLSH (single process) and Spark ML MinHashLSH.approxSimilarityJoin, and the ratios.
+t.co links, added hashtags, truncation with "…"), crisislake file mode end to end (Parquet in,
+Parquet out): wall, tweets/s, CPU-seconds and peak memory (RSS of the driver JVM + Python
+workers); then the datasketch baseline on the same texts in the same process, and the ratio.
 
-    .venv/bin/python bench/bench_dedup.py                  # full scale
-    BENCH_SCALE=0.01 .venv/bin/python bench/bench_dedup.py # 10k / 1k / 200 quick check
-    BENCH_PARTS=quality,speed,compare                      # a subset
-    BENCH_SIZES=100000,1000000                             # speed sizes (before BENCH_SCALE)
-    BENCH_LINK_THRESHOLD=0.76 BENCH_MIN_SUPPORT=0          # speed runs with another edge rule
+    flock /tmp/crisislake-heavy.lock .venv/bin/python bench/bench_dedup.py   # both parts, published
+    BENCH_PARTS=quality BENCH_SPLITS=tune .venv/bin/python bench/bench_dedup.py
+    BENCH_SCALE=0.01 BENCH_WRITE=0 .venv/bin/python bench/bench_dedup.py     # quick check, no results
+    BENCH_SIZES=100000,1000000                             # crisislake sizes; datasketch runs the largest
+    BENCH_LINK_THRESHOLD=0.7 BENCH_MIN_SUPPORT=0           # speed runs with another edge rule
 """
 from __future__ import annotations
 
@@ -40,8 +40,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 DATA = Path(os.environ.get("CRISISLAKE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
-PARTS = set(os.environ.get("BENCH_PARTS", "quality,speed,compare").split(","))
-THRESHOLD = 0.7
+PARTS = set(os.environ.get("BENCH_PARTS", "quality,speed").split(","))
 
 
 def load_texts():
@@ -96,16 +95,8 @@ class PeakRss:
 
 # ------------------------------------------------------------------------------ quality
 
-def true_pairs(texts, shingle, ngram):
-    """All pairs with exact Jaccard >= THRESHOLD (indices i < j), brute force in blocks."""
-    from crisislake.dedup.normalize import normalize_py
-    from dedup_link_sweep import similar_pairs
-
-    i, j, _ = similar_pairs([normalize_py(t) for t in texts], shingle, ngram, floor=THRESHOLD - 1e-9)
-    return set(zip(i.tolist(), j.tolist()))
-
-
 def pipeline_clusters(spark, texts, params):
+    """Cluster label per text (file order), crisislake's cluster_batch on one batch."""
     from crisislake.dedup.cluster import DedupState, cluster_batch
     from pyspark.sql import types as T
 
@@ -113,74 +104,79 @@ def pipeline_clusters(spark, texts, params):
                            T.StructField("event_ms", T.LongType())])
     df = spark.createDataFrame([(i, t, None) for i, t in enumerate(texts)], schema)
     result = cluster_batch(df, DedupState.empty(spark), params)
-    return dict(result.assignments.select("node", "cluster_id").collect())  # bench only
+    clusters = dict(result.assignments.select("node", "cluster_id").collect())  # bench only
+    return [clusters[i] for i in range(len(texts))]
 
 
-QUALITY_CONFIGS = (  # (shingle, n, link threshold, min support): the default first, then alternatives
-    ("word", 3, None, None),
-    ("word", 3, 0.76, 0.0),
-    ("word", 3, THRESHOLD, 0.0),
-    ("char", 5, THRESHOLD, 0.0),
-)[: int(os.environ.get("BENCH_QUALITY", "4"))]
+def breakdown(rows, labels):
+    """Recall of the true pairs that involve a truncated copy, and clustered pairs across
+    sources by the kind of the two sources (the hard negatives)."""
+    from collections import Counter, defaultdict
 
+    from dedup_baseline import pair_scores
 
-def false_pair_examples(texts, clusters, shingle, ngram, k=3):
-    """A few clustered pairs whose own Jaccard is below THRESHOLD (chaining), for the reader."""
-    from crisislake.dedup.minhash import jaccard_py, shingle_sets
-    from crisislake.dedup.normalize import normalize_py
-
-    members = {}
-    for node, cid in clusters.items():
-        members.setdefault(cid, []).append(node)
-    out = []
-    for group in sorted(members.values(), key=len, reverse=True):
-        norm = [normalize_py(texts[i]) for i in group]
-        values, offsets = shingle_sets(norm, shingle, ngram)
-        sets = [values[offsets[i]:offsets[i + 1]].tolist() for i in range(len(group))]
+    cut = [i for i, r in enumerate(rows) if "truncate" in r["edits"] or r["text"].rstrip().endswith(("…", "..."))]
+    cut_sources = {rows[i]["source"] for i in cut}
+    sub = [i for i, r in enumerate(rows) if r["source"] in cut_sources]
+    truncated_recall = pair_scores([labels[i] for i in sub], [rows[i]["source"] for i in sub])["recall"]
+    members = defaultdict(list)
+    for i, label in enumerate(labels):
+        members[label].append(i)
+    false_by_kind = Counter()
+    for group in members.values():
+        if len(group) < 2:
+            continue
         for x in range(len(group)):
             for y in range(x + 1, len(group)):
-                sim = jaccard_py(sets[x], sets[y])
-                if sets[x] and sets[y] and sim < THRESHOLD:
-                    out.append((sim, norm[x], norm[y]))
-                    break
-            if len(out) >= k or (out and out[-1][1] == norm[x]):
-                break
-        if len(out) >= k:
-            break
-    return out
+                a, b = rows[group[x]], rows[group[y]]
+                if a["source"] != b["source"]:
+                    false_by_kind["/".join(sorted((a["kind"], b["kind"])))] += 1
+    return truncated_recall, false_by_kind
 
 
-def quality(spark, all_texts):
+def variant_quality(spark, split):
+    """crisislake and the datasketch baseline on one side of the variant set, same run."""
     from crisislake.dedup.minhash import LshParams
+    from dedup_baseline import datasketch_clusters, pair_scores
+    from dedup_variants import build
 
-    n = max(int(20000 * SCALE), 500)
-    rng = random.Random(7)
-    texts = [t for _, t in rng.sample(all_texts, n)]
-    print(f"\n-- quality: {n} CrisisLexT6 tweets, threshold {THRESHOLD}")
-    print(f"truth: every pair whose exact Jaccard >= {THRESHOLD} over the same normalisation (normalize_py) and the "
-          "same shingles as the pipeline run it is compared with (so each shingle type has its own truth); "
-          "precision counts every pair put in one cluster")
-    for shingle, ngram, link, support in QUALITY_CONFIGS:
+    rows = build(split)
+    texts, truth = [r["text"] for r in rows], [r["source"] for r in rows]
+    n_sources = len(set(truth))
+    lines = [f"**{split}** ({SPLIT_NAMES[split]}): {len(rows):,} tweets from {n_sources:,} sources "
+             f"({sum(1 for r in rows if r['kind'] != 'real' and r['edits'] == 'original'):,} of them constructed "
+             "hard negatives)", "",
+             "| method | precision | recall | clustered pairs | true pairs | time |", "|---|---|---|---|---|---|"]
+    methods = [("crisislake dedup (defaults)", lambda: pipeline_clusters(spark, texts, LshParams.for_threshold())),
+               ("datasketch MinHashLSH baseline (char 5-grams, threshold 0.7, 128 perms)",
+                lambda: datasketch_clusters(texts))]
+    notes = []
+    for name, run in methods:
         t0 = time.time()
-        truth = true_pairs(texts, shingle, ngram)
-        brute = time.time() - t0
-        params = LshParams.for_threshold(THRESHOLD, shingle, ngram, link_threshold=link, min_support=support)
-        t0 = time.time()
-        clusters = pipeline_clusters(spark, texts, params)
+        labels = run()
         took = time.time() - t0
-        members = {}
-        for node, cid in clusters.items():
-            members.setdefault(cid, []).append(node)
-        predicted = sum(len(m) * (len(m) - 1) // 2 for m in members.values())
-        tp = sum(1 for i, j in truth if clusters[i] == clusters[j])
-        recall = tp / len(truth) if truth else 1.0
-        precision = tp / predicted if predicted else 1.0
-        print(f"{shingle}{ngram}-grams, edges at J >= {params.link_threshold} with support >= {params.min_support} "
-              f"(b={params.num_bands}, "
-              f"r={params.rows_per_band}): {len(truth)} true pairs (brute force {brute:.1f}s); pipeline {predicted} "
-              f"clustered pairs, recall {recall:.4f}, precision {precision:.4f}, {len(members)} clusters, {took:.1f}s")
-        for sim, left, right in false_pair_examples(texts, clusters, shingle, ngram):
-            print(f"    clustered but J={sim:.3f}: {left[:90]!r} ~ {right[:90]!r}")
+        sc = pair_scores(labels, truth)
+        lines.append(f"| {name} | {sc['precision']:.4f} | {sc['recall']:.4f} | {sc['predicted_pairs']:,} | "
+                     f"{sc['true_pairs']:,} | {took:.0f} s |")
+        truncated_recall, false_by_kind = breakdown(rows, labels)
+        notes.append(f"- {name}: recall over the sources with a truncated copy {truncated_recall:.4f}; "
+                     f"false pairs by the kinds of their two sources: "
+                     f"{', '.join(f'{k} {v}' for k, v in false_by_kind.most_common()) or 'none'}")
+        print(lines[-1], flush=True)
+    return lines + [""] + notes
+
+
+SPLIT_NAMES = {"tune": "the six CrisisLexT6 events; every setting was chosen here",
+               "heldout": "22 other CrisisLexT26 events, HRF police tweets 2020, Kaggle disaster tweets; "
+                          "scored, never tuned on"}
+
+
+def quality(spark):
+    out = []
+    for split in os.environ.get("BENCH_SPLITS", "tune,heldout").split(","):
+        print(f"\n-- quality: variant set, {split}", flush=True)
+        out += variant_quality(spark, split) + [""]
+    return out
 
 
 # ------------------------------------------------------------------------------ speed
@@ -215,11 +211,11 @@ def write_parquet(rows, path):
 
 def speed_params():
     """Default settings, or the edge rule from BENCH_LINK_THRESHOLD / BENCH_MIN_SUPPORT (to time
-    the previous rule, ``BENCH_LINK_THRESHOLD=0.76 BENCH_MIN_SUPPORT=0``)."""
+    no support test, ``BENCH_MIN_SUPPORT=0``)."""
     from crisislake.dedup.minhash import LshParams
 
     link, support = os.environ.get("BENCH_LINK_THRESHOLD"), os.environ.get("BENCH_MIN_SUPPORT")
-    return LshParams.for_threshold(THRESHOLD, link_threshold=float(link) if link else None,
+    return LshParams.for_threshold(link_threshold=float(link) if link else None,
                                    min_support=float(support) if support else None)
 
 
@@ -236,113 +232,57 @@ def speed_run(spark, path, out):
 
 
 def speed(spark, all_texts, tmp):
-    results = {}
-    sizes = [int(x) for x in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
-    for n in (int(size * SCALE) for size in sizes):
+    """crisislake file mode at each size, then the datasketch baseline on the largest, one run."""
+    from dedup_baseline import datasketch_clusters
+
+    lines = ["| run | tweets | wall | tweets/s | CPU-s (process tree) | peak RSS | load average after |",
+             "|---|---|---|---|---|---|---|"]
+    sizes = [int(int(x) * SCALE) for x in os.environ.get("BENCH_SIZES", "1000000").split(",")]
+    ours = {}
+    for n in sizes:
         rows = make_variants(all_texts, n)
         path = os.path.join(tmp, f"tweets_{n}.parquet")
         write_parquet(rows, path)
         took, peak, cpu = speed_run(spark, path, os.path.join(tmp, f"out_{n}.parquet"))
-        results[n] = took
-        print(f"crisislake dedup (Spark, file mode, Parquet in/out), {n} tweets: {took:.1f}s, "
-              f"{n / took:,.0f} tweets/s, {cpu:.1f} CPU-s, peak RSS {peak / 2**30:.2f} GiB, "
-              f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    if len(results) < 2:
-        return results.get(int(100000 * SCALE))
-    small, large = sorted(results)[0], sorted(results)[-1]
-    print(f"growth {small} -> {large} tweets: time x{results[large] / results[small]:.2f} for x{large / small:.0f} data")
-    return results[small]
+        ours[n] = took
+        lines.append(f"| crisislake dedup, file mode, Parquet in/out | {n:,} | {took:.1f} s | {n / took:,.0f} | "
+                     f"{cpu:.1f} | {peak / 2**30:.2f} GiB | {os.getloadavg()[0]:.1f} |")
+        print(lines[-1], flush=True)
+    n = max(sizes)
+    texts = [t for _, t in make_variants(all_texts, n)]
+    with PeakRss() as rss:
+        t0, c0 = time.time(), time.process_time()
+        datasketch_clusters(texts)
+        took, cpu = time.time() - t0, time.process_time() - c0
+    lines.append(f"| datasketch baseline (bench/dedup_baseline.py, single process) | {n:,} | {took:.1f} s | "
+                 f"{n / took:,.0f} | {cpu:.1f} | {rss.peak / 2**30:.2f} GiB | {os.getloadavg()[0]:.1f} |")
+    print(lines[-1], flush=True)
+    lines += ["", f"Ratio at {n:,} tweets: datasketch / crisislake = **{took / ours[n]:.2f}x** (wall time)."]
+    return lines
 
 
-def shingle_strings(norm: str, shingle: str, ngram: int) -> set:
-    """The pipeline's shingles of a normalised text as strings (for datasketch)."""
-    if not norm:
-        return set()
-    if shingle == "char":
-        return {norm[k:k + ngram] for k in range(max(len(norm) - ngram + 1, 1))}
-    words = norm.split()
-    return {" ".join(words[k:k + ngram]) for k in range(max(len(words) - ngram + 1, 1))}
+def write_results(sections, command):
+    """Replace this run's sections of bench/results/dedup.md, keep the others."""
+    import datetime
+    import re
+
+    path = ROOT / "bench" / "results" / "dedup.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Dedup benchmark (bench/bench_dedup.py)\n"
+    stamp = (f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, "
+             f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+             f"Python {platform.python_version()}; load average at the end {os.getloadavg()[0]:.1f} / "
+             f"{os.getloadavg()[1]:.1f} / {os.getloadavg()[2]:.1f} (1/5/15 min); command: `{command}`")
+    for name, lines in sections.items():
+        body = f"<!-- {name} -->\n## {TITLES[name]}\n\n{stamp}\n\n" + "\n".join(lines).rstrip() + f"\n<!-- /{name} -->\n"
+        pattern = re.compile(f"<!-- {name} -->.*?<!-- /{name} -->\n", re.S)
+        old = pattern.sub(lambda _m, b=body: b, old) if pattern.search(old) else old.rstrip() + "\n\n" + body
+    path.write_text(old, encoding="utf-8")
+    print(f"wrote {path}")
 
 
-def datasketch_time(texts, shingle="word", ngram=3):
-    """datasketch on the pipeline's normalisation and shingles (default: the pipeline default)."""
-    from crisislake.dedup.normalize import normalize_py
-    from datasketch import MinHash, MinHashLSH
-
-    t0 = time.time()
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=100)
-    sigs = []
-    for key, text in texts:
-        norm = normalize_py(text)
-        m = MinHash(num_perm=100)
-        grams = shingle_strings(norm, shingle, ngram)
-        if grams:
-            m.update_batch([g.encode("utf-8") for g in grams])
-        sigs.append((key, m))
-        lsh.insert(key, m, check_duplication=False)
-    candidates = 0
-    for _key, m in sigs:
-        candidates += len(lsh.query(m)) - 1
-    return time.time() - t0, candidates // 2
-
-
-def spark_ml_time(spark, path, limit_s):
-    """Seconds and verified pairs of Spark ML's self-join; (seconds, None) when cancelled at limit_s."""
-    from crisislake.dedup.normalize import normalize_text
-    from pyspark.ml.feature import HashingTF, MinHashLSH
-    from pyspark.sql import functions as F
-
-    df = spark.read.parquet(path)
-    t0 = time.time()
-    grams = df.withColumn("norm", normalize_text(F.col("text"))).withColumn(
-        "grams", F.expr("transform(sequence(1, greatest(length(norm) - 4, 1)), i -> substring(norm, i, 5))")
-    ).where(F.length("norm") > 0)
-    feats = HashingTF(inputCol="grams", outputCol="features", numFeatures=1 << 20, binary=True).transform(grams)
-    model = MinHashLSH(inputCol="features", outputCol="hashes", numHashTables=20, seed=1).fit(feats)
-    hashed = model.transform(feats).cache()
-    sc = spark.sparkContext
-    sc.setJobGroup("bench-spark-ml", "Spark ML approxSimilarityJoin", interruptOnCancel=True)
-    timer = threading.Timer(limit_s, lambda: sc.cancelJobGroup("bench-spark-ml"))
-    timer.start()
-    try:
-        pairs = model.approxSimilarityJoin(hashed, hashed, 1 - THRESHOLD, distCol="dist").where(
-            F.col("datasetA.id") < F.col("datasetB.id")
-        ).count()
-    except Exception:  # noqa: BLE001 - the cancellation surfaces as a Py4J/Spark error
-        return time.time() - t0, None
-    finally:
-        timer.cancel()
-        hashed.unpersist()
-        sc.setLocalProperty("spark.jobGroup.id", None)
-    return time.time() - t0, pairs
-
-
-def compare(spark, all_texts, tmp, ours_100k):
-    n = int(100000 * SCALE)
-    rows = make_variants(all_texts, n)
-    path = os.path.join(tmp, f"tweets_{n}.parquet")
-    if not os.path.exists(path):
-        write_parquet(rows, path)
-    if ours_100k is None:
-        ours_100k, peak, cpu = speed_run(spark, path, os.path.join(tmp, "out_cmp.parquet"))
-        print(f"crisislake dedup (Spark, file mode, Parquet in/out), {n} tweets: {ours_100k:.1f}s, "
-              f"{n / ours_100k:,.0f} tweets/s, {cpu:.1f} CPU-s, peak RSS {peak / 2**30:.2f} GiB", flush=True)
-    c0 = time.process_time()
-    ds, ds_pairs = datasketch_time(rows)
-    print(f"datasketch MinHashLSH (single process, 100 perms, word 3-grams, candidates only), {n} tweets: {ds:.1f}s, "
-          f"{time.process_time() - c0:.1f} CPU-s ({ds_pairs} candidate pairs), load average {os.getloadavg()[0]:.1f}",
-          flush=True)
-    limit = float(os.environ.get("BENCH_ML_TIMEOUT", "1200"))
-    c0 = tree_cpu_seconds(os.getpid())
-    ml, ml_pairs = spark_ml_time(spark, path, limit)
-    ml_cpu = tree_cpu_seconds(os.getpid()) - c0
-    if ml_pairs is None:
-        print(f"Spark ML MinHashLSH.approxSimilarityJoin (20 tables), {n} tweets: cancelled unfinished after "
-              f"{ml:.1f}s ({ml_cpu:.1f} CPU-s); ratio Spark ML / crisislake > {ml / ours_100k:.2f}x")
-    else:
-        print(f"Spark ML MinHashLSH.approxSimilarityJoin (20 tables), {n} tweets: {ml:.1f}s, {ml_cpu:.1f} CPU-s "
-              f"({ml_pairs} pairs); ratio Spark ML / crisislake = {ml / ours_100k:.2f}x")
-    print(f"ratio at {n}: datasketch / crisislake = {ds / ours_100k:.2f}x (wall time)")
+TITLES = {"quality": "Quality: the variant set (pairwise precision / recall)",
+          "speed": "Speed: crisislake and the datasketch baseline in one run"}
 
 
 def main() -> int:
@@ -351,20 +291,23 @@ def main() -> int:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
           f"BENCH_SCALE={SCALE}")
-    all_texts = load_texts()
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=8"])
     spark = build_spark(config.spark, app_name="bench-dedup")
-    ours = None
+    env = " ".join(f"{k}={os.environ[k]}" for k in ("BENCH_PARTS", "BENCH_SIZES", "BENCH_SPLITS", "BENCH_SCALE")
+                   if k in os.environ)
+    command = f"{env + ' ' if env else ''}.venv/bin/python bench/bench_dedup.py"
+    write = os.environ.get("BENCH_WRITE", "1") == "1"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if "quality" in PARTS:
-                quality(spark, all_texts)
+                lines = quality(spark)
+                if write:
+                    write_results({"quality": lines}, command)
             if "speed" in PARTS:
-                print("\n-- speed")
-                ours = speed(spark, all_texts, tmp)
-            if "compare" in PARTS:
-                print("\n-- comparison at 100,000")
-                compare(spark, all_texts, tmp, ours)
+                print("\n-- speed", flush=True)
+                lines = speed(spark, load_texts(), tmp)
+                if write:
+                    write_results({"speed": lines}, command)
     finally:
         spark.stop()
     return 0

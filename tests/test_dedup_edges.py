@@ -67,8 +67,8 @@ def test_min_support_zero_keeps_every_pair_at_the_link_threshold(spark):
     assert actual == len(GROUPS + ISOLATED + HEAVY)
 
 
-# Next batch against the state a first batch left: an old neighbour that is not an end of any new
-# pair still weighs its tweets. H (5 tweets) ~ H1 (3 tweets) at 10/12; the new H3 ~ H1 at 12/16
+# Next batch against the state a first batch left (word 3-grams at 0.7, support 0.75: the numbers
+# below are for those): an old neighbour that is not an end of any new pair still weighs its tweets. H (5 tweets) ~ H1 (3 tweets) at 10/12; the new H3 ~ H1 at 12/16
 # but ~ H at 10/16 only. N[H1] = {H1, H, H3} weighs 3 + 5 + 1, N[H3] = {H3, H1} 1 + 3: support
 # 4/9, so H3 stays alone (had H counted as one tweet: 4/5, and H3 would have joined).
 HEADLINE = "queensland counts flood cost as new south wales braces for river peaks"
@@ -98,11 +98,11 @@ def _next_batch_clusters(spark, params):
 def test_old_neighbour_weighs_its_tweets_in_the_next_batch(spark):
     from crisislake.dedup.minhash import LshParams
 
-    assert _next_batch_clusters(spark, LshParams.for_threshold(0.7)) == {9: 9}
+    assert _next_batch_clusters(spark, LshParams.for_threshold(0.7, "word", 3, min_support=0.75)) == {9: 9}
 
 
 def test_next_batch_without_support_test_joins_the_old_cluster(spark):
     from crisislake.dedup.minhash import LshParams
 
-    actual = _next_batch_clusters(spark, LshParams.for_threshold(0.7, min_support=0.0))
+    actual = _next_batch_clusters(spark, LshParams.for_threshold(0.7, "word", 3, min_support=0.0))
     assert actual == {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1}

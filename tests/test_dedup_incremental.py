@@ -1,14 +1,15 @@
 """Lake mode: curated/tweets -> enriched/tweet_clusters, incrementally, with merges recorded.
 
 Run 1 sees A (+ a hashtag copy of A) and B (+ a retweet), which are not near-duplicates of each
-other (word 3-gram Jaccard 0.68). Run 2 brings C, a near-duplicate of both (0.82, 0.86), tweeted
-five times (C and four retweets): the two old clusters merge into A's, and the merge is recorded.
-Run 3 has nothing new and changes nothing.
+other (word 2-gram Jaccard 0.556 < 0.6). Run 2 brings C, a near-duplicate of both (0.778 each),
+tweeted seven times (C and six retweets): the two old clusters merge into A's, and the merge is
+recorded. Run 3 has nothing new and changes nothing.
 
-Why five: an edge needs neighbourhood support >= 0.75 (tweets near both ends / tweets near either
-end). With C weighing k tweets, C-A sees {C, A, A #coflood} of {C, A, A #coflood, B, RT B}, i.e.
-(k + 2) / (k + 4), and so does C-B; k = 5 gives 7/9 = 0.78. A single C (1 tweet: 3/5) would be a
-bridge between two groups that are not alike, and stays apart (tests/test_dedup_pairs.py).
+Why seven: an edge needs neighbourhood support >= 0.8 (tweets near both ends / tweets near either
+end). With C weighing k tweets, C-A sees {C, A, A #coflood} of {C, A, A #coflood, B + RT B}, i.e.
+(k + 2) / (k + 4), and so does C-B; k = 7 gives 9/11 = 0.82 (k = 5: 7/9 = 0.78). A single C (1
+tweet: 3/5) would be a bridge between two groups that are not alike, and stays apart
+(tests/test_dedup_pairs.py).
 """
 from datetime import datetime
 
@@ -39,9 +40,9 @@ TWEETS_SCHEMA = T.StructType([
     T.StructField("run_id", T.StringType(), True),
 ])
 
-P = "Evacuation ordered for Lyons,"
+P = "Evacuation ordered for Lyons and Jamestown this morning:"
 Q = " flood waters from the St. Vrain river have cut every road into town and the bridge on Main Street is gone"
-R = " - Boulder County sheriff says"
+R = " - Boulder County sheriff says, more rain expected tonight"
 A, B, C = P + Q, Q + R, P + Q + R
 
 
@@ -72,7 +73,7 @@ def runs(spark, tmp_path_factory):
                             _tweet(150, 4, None), _tweet(160, 5, "RT @x: " + B, retweet_of=200)])
     first = dedup_lake(spark, config, "run-1")
     after_first = _clusters(spark, config)
-    retweets_of_c = [_tweet(301 + k, 8 + k, "RT @y: " + C, retweet_of=300) for k in range(4)]
+    retweets_of_c = [_tweet(301 + k, 8 + k, "RT @y: " + C, retweet_of=300) for k in range(6)]
     _append(spark, config, [_tweet(300, 6, C), _tweet(400, 7, "Unrelated: rain all week in Denver")] + retweets_of_c)
     second = dedup_lake(spark, config, "run-2")
     after_second = _clusters(spark, config)
@@ -92,9 +93,9 @@ def test_first_run_keeps_a_and_b_apart(runs):
 
 def test_bridging_tweet_merges_two_old_clusters_into_the_earliest(runs):
     clusters = runs["after_second"]
-    assert {t: clusters[t] for t in (100, 101, 200, 160, 300, 301, 304)} == {
-        100: (100, True, 9), 101: (100, False, 9), 200: (100, False, 9), 160: (100, False, 9), 300: (100, False, 9),
-        301: (100, False, 9), 304: (100, False, 9),
+    assert {t: clusters[t] for t in (100, 101, 200, 160, 300, 301, 306)} == {
+        100: (100, True, 11), 101: (100, False, 11), 200: (100, False, 11), 160: (100, False, 11),
+        300: (100, False, 11), 301: (100, False, 11), 306: (100, False, 11),
     }
 
 
@@ -107,7 +108,7 @@ def test_merge_is_recorded(runs):
 
 
 def test_second_run_reports_only_new_tweets(runs):
-    assert (runs["first"]["new_tweets"], runs["second"]["new_tweets"], runs["second"]["merges"]) == (5, 6, 1)
+    assert (runs["first"]["new_tweets"], runs["second"]["new_tweets"], runs["second"]["merges"]) == (5, 8, 1)
 
 
 def test_rerun_without_new_tweets_changes_nothing(runs):
@@ -123,10 +124,11 @@ def test_state_built_with_other_shingles_is_refused_with_the_way_out(spark, tmp_
 
     config = load_config("local", lake_root=str(tmp_path / "lake"), overrides=["spark.shuffle_partitions=2"], environ={})
     _append(spark, config, [_tweet(100, 1, A), _tweet(200, 3, B)])
-    dedup_lake(spark, config, "run-1")  # default: word 3-grams
+    dedup_lake(spark, config, "run-1")  # default: word 2-grams
     _append(spark, config, [_tweet(300, 6, C)])
-    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5-pairs0.7 and this run uses char5-b20-r5-pairs0.7"):
-        dedup_lake(spark, config, "run-2", LshParams.for_threshold(0.7, "char"))
+    with pytest.raises(DedupStateError, match=r"built with n2-word2-b31-r4-p4x3-pairs0.6-c0.9 and this run uses "
+                                              r"n2-char5-b31-r4-p4x3-pairs0.6-c0.9"):
+        dedup_lake(spark, config, "run-2", LshParams.for_threshold(0.6, "char"))
     assert dedup_lake(spark, config, "run-2")["new_tweets"] == 1  # the same settings go on
 
 
@@ -138,5 +140,6 @@ def test_state_built_before_text_pairs_is_refused(spark, tmp_path):
     config = load_config("local", lake_root=str(tmp_path / "lake"), overrides=["spark.shuffle_partitions=2"], environ={})
     delta_io.ensure_table(spark, config.table("enriched", "tweet_signatures"), SIGNATURES_SCHEMA,
                           properties={STATE_PROPERTY: "word3-b20-r5"})
-    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5 and this run uses word3-b20-r5-pairs0.7.*text_pairs"):
+    with pytest.raises(DedupStateError, match=r"built with word3-b20-r5 and this run uses n2-word2-b31-r4-p4x3-pairs0.6-c0.9"
+                                              r".*text_pairs"):
         dedup_lake(spark, config, "run-1")

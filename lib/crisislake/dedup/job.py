@@ -52,9 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-col", default="id", help="id column of --input (kept as given)")
     parser.add_argument("--text-col", default="text", help="text column of --input")
     parser.add_argument("--time-col", default=None, help="timestamp column of --input (earliest is canonical)")
-    parser.add_argument("--threshold", type=float, default=0.7, help="Jaccard threshold (default 0.7)")
+    parser.add_argument("--threshold", type=float, default=0.6, help="Jaccard threshold (default 0.6)")
     parser.add_argument("--shingle", choices=("char", "word"), default="word",
-                        help="shingle type (default word 3-grams; char = character 5-grams)")
+                        help="shingle type (default word 2-grams; char = character 5-grams)")
+    parser.add_argument("--containment", type=float, default=None,
+                        help="share of a truncated text's shingles found in another that links them, 0-1 "
+                             "(default 0.9; 0 = Jaccard only)")
     parser.add_argument("--link-threshold", type=float, default=None,
                         help="verified Jaccard an edge needs (default: the threshold)")
     parser.add_argument("--min-support", type=float, default=None,
@@ -108,7 +111,7 @@ def dedup_frame(df: DataFrame, id_col: str, text_col: str, time_col: Optional[st
 
 def params_from_args(args: argparse.Namespace) -> LshParams:
     return LshParams.for_threshold(args.threshold, args.shingle, link_threshold=args.link_threshold,
-                                   min_support=args.min_support)
+                                   min_support=args.min_support, containment=args.containment)
 
 
 def run_file_mode(spark: SparkSession, args: argparse.Namespace) -> Dict[str, int]:
@@ -129,11 +132,14 @@ def read_tweets(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
-# Table property of ``tweet_signatures`` naming the shingles, banding and pair floor the persisted
-# state was built with; state from before the property existed was built with character 5-grams,
-# and state named without "-pairs" has no ``text_pairs`` (the neighbourhoods the edge rule needs).
+# Table property of ``tweet_signatures`` naming the normalisation, shingles, banding and pair rule
+# the persisted state was built with; state from before the property existed was built with
+# character 5-grams, state named without "-pairs" has no ``text_pairs`` (the neighbourhoods the
+# edge rule needs), and state without "-n2" has the first normalisation (other text hashes, no
+# truncation flags or numbers).
 STATE_PROPERTY = "crisislake.dedup.state"
 LEGACY_STATE = "char5-b20-r5"
+NORMALISATION = "n2"
 
 
 class DedupStateError(ConfigError):
@@ -141,12 +147,13 @@ class DedupStateError(ConfigError):
 
 
 def state_fingerprint(params: LshParams) -> str:
-    """What the persisted shingles, band keys and verified pairs depend on.
+    """What the persisted text hashes, shingles, band keys and verified pairs depend on.
 
-    >>> state_fingerprint(LshParams.for_threshold(0.7))
-    'word3-b20-r5-pairs0.7'
+    >>> state_fingerprint(LshParams.for_threshold(0.6))
+    'n2-word2-b31-r4-p4x3-pairs0.6-c0.9'
     """
-    return f"{params.shingle}{params.ngram}-b{params.num_bands}-r{params.rows_per_band}-pairs{params.threshold:g}"
+    return (f"{NORMALISATION}-{params.shingle}{params.ngram}-b{params.num_bands}-r{params.rows_per_band}"
+            f"-p{params.prefix_words}x{params.prefix_offsets}-pairs{params.threshold:g}-c{params.containment:g}")
 
 
 def check_state(spark: SparkSession, config: Config, params: LshParams) -> None:
@@ -166,7 +173,7 @@ def check_state(spark: SparkSession, config: Config, params: LshParams) -> None:
         )
         raise DedupStateError(
             f"the dedup state was built with {built} and this run uses {wanted}: run with the same "
-            f"--shingle and --threshold, or delete {tables} to re-cluster every tweet with {wanted}"
+            f"--shingle, --threshold and --containment, or delete {tables} to re-cluster every tweet with {wanted}"
         )
 
 
@@ -248,7 +255,7 @@ def write_result(
 
 def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optional[LshParams] = None) -> dict:
     """Cluster the curated tweets not seen before; returns the step summary."""
-    params = params or LshParams.for_threshold(0.7)
+    params = params or LshParams.for_threshold()
     paths = state_paths(config)
     with run_step(config.zone("_runs"), run_id, STEP) as record:
         check_state(spark, config, params)
@@ -278,7 +285,7 @@ def dedup_lake(spark: SparkSession, config: Config, run_id: str, params: Optiona
             "verified_text_pairs": int(result.new_pairs.count()),
             "text_edges": int(result.text_edges.count()),
             "params": {"threshold": params.threshold, "link_threshold": params.link_threshold,
-                       "min_support": params.min_support,
+                       "min_support": params.min_support, "containment": params.containment,
                        "bands": params.num_bands, "rows": params.rows_per_band,
                        "shingle": f"{params.shingle}{params.ngram}"},
         }

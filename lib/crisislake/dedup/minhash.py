@@ -1,21 +1,27 @@
 """Shingles, MinHash signatures and LSH band keys, vectorised with numpy inside one pandas UDF.
 
-A text becomes a *set* of 64-bit shingle hashes (word 3-grams of the normalised text by default;
-character n-grams optional). Each of ``num_perm = bands * rows`` hash functions is a
-multiply-shift hash ``(a * x + b) >> 32`` over those 64-bit values; the signature is the minimum per
-function, and each band of ``rows`` minima is folded into one 64-bit *band key*. Two texts become
-a candidate pair when they share a band key; each candidate is then verified with the exact
-Jaccard of the shingle sets (:func:`jaccard`); a verified pair becomes an edge of the cluster
-graph only at ``link_threshold`` or above *and* when its two ends have about the same
-neighbourhood (``min_support``, see ``crisislake.dedup.cluster.with_support``), so LSH only costs
-recall, never precision of a linked pair.
+A text becomes a *set* of 64-bit shingle hashes (word 2-grams of the normalised text by default;
+word 3-grams or character n-grams optional). Each of ``num_perm = bands * rows`` hash functions is
+a multiply-shift hash ``(a * x + b) >> 32`` over those 64-bit values; the signature is the minimum
+per function, and each band of ``rows`` minima is folded into one 64-bit *band key*. One more key,
+the *prefix keys* (hashes of ``prefix_words`` words starting at each of the first
+``prefix_offsets`` words), put a truncated text next to the texts it may have been cut from,
+whose Jaccard with it can be low. Two texts become a candidate
+pair when they share a band key (for a prefix key: when one of them is truncated); each
+candidate is then verified (``crisislake.dedup.cluster``): exact Jaccard of the shingle sets
+(:func:`jaccard`) at the threshold or above, or, for a truncated text, :func:`containment` of its
+shingles in the other text at ``containment`` or above; never when both texts carry a number the
+other lacks (:func:`numbers_conflict`: "4 dead" / "9 dead"). A verified pair becomes an edge of
+the cluster graph only when its two ends have about the same neighbourhood (``min_support``, see
+``crisislake.dedup.cluster.with_support``), so LSH only costs recall, never precision of a linked
+pair.
 
 Band/row choice (:func:`choose_bands`): the probability that a pair with Jaccard ``s`` shares at
 least one band is ``1 - (1 - s**r)**b`` (the S-curve). We take the largest ``r`` (steepest curve,
 fewest dissimilar candidates) for which some ``b`` with ``b * r <= max_perm`` still catches a pair
-*at* the threshold with probability >= 0.97, and the smallest such ``b``. For the default 0.7 that
-is ``r = 5, b = 20`` (100 permutations): P(0.7) = 0.975, P(0.8) = 0.9996, P(0.5) = 0.47,
-P(0.3) = 0.048, P(0.1) = 0.0002.
+*at* the threshold with probability >= 0.985 (:data:`LSH_RECALL`), and the smallest such ``b``.
+For the default 0.6 that is ``r = 4, b = 31`` (124 permutations): P(0.6) = 0.986, P(0.7) = 1.000,
+P(0.5) = 0.86, P(0.3) = 0.22; for 0.7, ``r = 5, b = 23``.
 
 All the work for a batch of rows is a handful of numpy passes over the concatenated code points
 (no Python loop per row for character shingles), which is what makes it fast on 2 cores.
@@ -25,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -37,26 +44,36 @@ SIGNATURE_SCHEMA = T.StructType(
     [
         T.StructField("shingles", T.ArrayType(T.LongType()), True),
         T.StructField("band_keys", T.ArrayType(T.LongType()), True),
+        T.StructField("truncated", T.BooleanType(), True),
+        T.StructField("numbers", T.ArrayType(T.LongType()), True),
     ]
 )
 
 
 @dataclass(frozen=True)
 class LshParams:
-    """Shingling and LSH settings; :meth:`for_threshold` picks bands/rows from the S-curve."""
+    """Shingling, LSH and verification settings; :meth:`for_threshold` picks bands/rows from the
+    S-curve."""
 
-    threshold: float = 0.7
-    num_bands: int = 20
-    rows_per_band: int = 5
+    threshold: float = 0.6
+    num_bands: int = 31
+    rows_per_band: int = 4
     shingle: str = "word"  # "char" or "word"
-    ngram: int = 3
-    # An edge of the cluster graph needs a verified Jaccard >= link_threshold (>= threshold) and a
-    # neighbourhood support >= min_support (0 turns the support test off). Connected components
-    # chain variants (a headline, the headline + a clause, ...) into clusters whose end points are
-    # far below the threshold; an edge whose two ends see different tweets around them is such a
-    # bridge. See cluster.with_support and the README's precision section.
-    link_threshold: float = 0.7
-    min_support: float = 0.75
+    ngram: int = 2
+    # An edge of the cluster graph needs a verified pair with Jaccard >= link_threshold (>=
+    # threshold; or a truncated end contained at ``containment``) and a neighbourhood support >=
+    # min_support (0 turns the support test off). Connected components chain variants (a
+    # headline, the headline + a clause, ...) into clusters whose end points are far below the
+    # threshold; an edge whose two ends see different tweets around them is such a bridge. See
+    # cluster.with_support and docs/dedup.md.
+    link_threshold: float = 0.6
+    min_support: float = 0.8
+    # A truncated text (ellipsis at its end) of at least ``min_contained`` shingles is verified
+    # against another text by the share of its shingles found there (0 turns it off).
+    containment: float = 0.9
+    min_contained: int = 2
+    prefix_words: int = 4  # the prefix keys: 4 words from each of the first 3 (0: no prefix keys)
+    prefix_offsets: int = 3
     seed: int = 20200525
     max_bucket: int = 200  # larger LSH buckets are linked as a star around their smallest id
 
@@ -65,15 +82,17 @@ class LshParams:
         return self.num_bands * self.rows_per_band
 
     @classmethod
-    def for_threshold(cls, threshold: float = 0.7, shingle: str = "word", ngram: int = 0, max_perm: int = 128,
-                      link_threshold: Optional[float] = None, min_support: Optional[float] = None) -> LshParams:
+    def for_threshold(cls, threshold: float = 0.6, shingle: str = "word", ngram: int = 0, max_perm: int = 128,
+                      link_threshold: Optional[float] = None, min_support: Optional[float] = None,
+                      containment: Optional[float] = None) -> LshParams:
         """Settings for a Jaccard threshold: bands/rows from the S-curve of ``threshold``; edges at
         ``link_threshold`` (default: the threshold itself) with neighbourhood support >=
-        ``min_support`` (default :data:`DEFAULT_MIN_SUPPORT`).
+        ``min_support`` (default :data:`DEFAULT_MIN_SUPPORT`); truncated texts verified by
+        containment >= ``containment`` (default :data:`DEFAULT_CONTAINMENT`, 0 = off).
 
-        >>> p = LshParams.for_threshold(0.7)
-        >>> (p.num_bands, p.rows_per_band, p.shingle, p.ngram, p.link_threshold, p.min_support)
-        (20, 5, 'word', 3, 0.7, 0.75)
+        >>> p = LshParams.for_threshold(0.6)
+        >>> (p.num_bands, p.rows_per_band, p.shingle, p.ngram, p.link_threshold, p.min_support, p.containment)
+        (31, 4, 'word', 2, 0.6, 0.8, 0.9)
         """
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -85,14 +104,22 @@ class LshParams:
         support = DEFAULT_MIN_SUPPORT if min_support is None else min_support
         if not 0.0 <= support <= 1.0:
             raise ValueError(f"min_support must be in [0, 1], got {support}")
-        bands, rows = choose_bands(threshold, max_perm)
+        contained = DEFAULT_CONTAINMENT if containment is None else containment
+        if not 0.0 <= contained <= 1.0:
+            raise ValueError(f"containment must be in [0, 1], got {contained}")
+        bands, rows = choose_bands(threshold, max_perm, LSH_RECALL)
         return cls(threshold=threshold, num_bands=bands, rows_per_band=rows, shingle=shingle,
-                   ngram=ngram or (5 if shingle == "char" else 3), link_threshold=link, min_support=support)
+                   ngram=ngram or (5 if shingle == "char" else 2), link_threshold=link, min_support=support,
+                   containment=contained)
 
 
-# Chosen on five 20,000-tweet CrisisLexT6 samples (README, precision section): 0.75 had the widest
-# margin over both targets (recall >= 0.95, precision >= 0.99) on all five.
-DEFAULT_MIN_SUPPORT = 0.75
+# Chosen on the tune side of the variant set (bench/dedup_variants.py, CrisisLexT6 events; see
+# docs/dedup.md): word 2-grams, Jaccard 0.6, containment 0.9 for truncated texts, support 0.8.
+DEFAULT_MIN_SUPPORT = 0.8
+DEFAULT_CONTAINMENT = 0.9
+# P(candidate) a pair exactly at the threshold must have: 0.97 lost 0.006 of the tune side's recall
+# against perfect candidates (every pair scored), 0.985 costs 31 bands instead of 26.
+LSH_RECALL = 0.985
 
 
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
@@ -239,17 +266,61 @@ def minhash_band_keys(hashes: np.ndarray, offsets: np.ndarray, params: LshParams
     return out.view(np.int64)
 
 
+_PREFIX_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def prefix_keys(words: Sequence[str], n: int, offsets: int) -> List[int]:
+    """Signed 64-bit keys of the ``n`` words starting at each of the first ``offsets`` words
+    (distinct; none for a text too short or ``n == 0``). More than one start, because a copy may
+    begin with hashtags the other lacks ("#breaking #yyc Bridge on Highway 7 ...").
+
+    >>> len(prefix_keys("a b c d e f".split(), 4, 3)), len(prefix_keys("a b c".split(), 4, 3))
+    (3, 0)
+    """
+    if n <= 0:
+        return []
+    grams = sorted({" ".join(words[k:k + n]) for k in range(offsets) if len(words) >= k + n})
+    if not grams:
+        return []
+    values = np.array([_word_hash(g) for g in grams], dtype=np.uint64) ^ _PREFIX_SALT
+    return _mix64(values).view(np.int64).tolist()
+
+
+_NUMBER = re.compile(r"[0-9]+([.,:/-][0-9]+)*")
+
+
+def number_hashes(words: Sequence[str]) -> List[int]:
+    """Signed hashes of the distinct numbers among the words ("14", "5.5", "10:30"), sorted.
+
+    >>> len(number_hashes(["4", "dead", "5.5", "4", "2nd"]))
+    2
+    """
+    return sorted({_word_hash(w) - (1 << 63) for w in words if _NUMBER.fullmatch(w)})
+
+
 def signatures_pandas(texts, params: LshParams):
-    """pandas kernel of the UDF: Series of normalised text -> DataFrame(shingles, band_keys)."""
+    """pandas kernel of the UDF: Series of normalised text -> DataFrame(shingles, band_keys,
+    truncated, numbers). The truncation marker is not shingled; the prefix keys, when the text has
+    enough words, follow the ``num_bands`` MinHash band keys."""
     import pandas as pd
 
-    values = texts.tolist()
+    from crisislake.dedup.normalize import strip_truncated
+
+    stripped = [strip_truncated(t) for t in texts.tolist()]
+    values = [w for w, _ in stripped]
     hashes, offsets = shingle_sets(values, params.shingle, params.ngram)
     keys = minhash_band_keys(hashes, offsets, params)
     signed = hashes.view(np.int64)
-    shingles = [signed[offsets[i]:offsets[i + 1]] for i in range(len(values))]
-    band_keys = [keys[i] if offsets[i + 1] > offsets[i] else keys[i][:0] for i in range(len(values))]
-    return pd.DataFrame({"shingles": shingles, "band_keys": band_keys})
+    shingles, band_keys, numbers = [], [], []
+    for i, text in enumerate(values):
+        shingles.append(signed[offsets[i]:offsets[i + 1]])
+        words = text.split()
+        row = keys[i] if offsets[i + 1] > offsets[i] else keys[i][:0]
+        prefixes = prefix_keys(words, params.prefix_words, params.prefix_offsets) if len(row) else []
+        band_keys.append(np.append(row, np.array(prefixes, dtype=np.int64)) if prefixes else row)
+        numbers.append(number_hashes(words))
+    return pd.DataFrame({"shingles": shingles, "band_keys": band_keys,
+                         "truncated": [t for _, t in stripped], "numbers": numbers})
 
 
 @functools.lru_cache(maxsize=16)
@@ -264,12 +335,13 @@ def _signature_udf(params: LshParams):
 
 
 def with_signature(params: LshParams, text_col: str = "norm_text"):
-    """Transform: add ``shingles`` (distinct shingle hashes) and ``band_keys`` (empty for empty text)."""
+    """Transform: add ``shingles`` (distinct shingle hashes), ``band_keys`` (empty for empty
+    text), ``truncated`` and ``numbers``."""
 
     def inner(df: DataFrame) -> DataFrame:
         sig = _signature_udf(params)(F.col(text_col))
         return df.withColumn("_sig", sig).select(
-            "*", F.col("_sig.shingles").alias("shingles"), F.col("_sig.band_keys").alias("band_keys")
+            "*", *(F.col(f"_sig.{c}").alias(c) for c in SIGNATURE_SCHEMA.fieldNames())
         ).drop("_sig")
 
     return inner
@@ -290,3 +362,57 @@ def jaccard_py(a: Sequence[int], b: Sequence[int]) -> float:
     sa, sb = set(a), set(b)
     union = len(sa | sb)
     return 1.0 if union == 0 else len(sa & sb) / union
+
+
+def containment_py(part: Sequence[int], whole: Sequence[int]) -> float:
+    """Share of the shingles of ``part`` (a truncated text) found in ``whole``; 0 for an empty part.
+
+    >>> containment_py([1, 2, 3, 4], [1, 2, 3, 9, 10, 11, 12])
+    0.75
+    """
+    sp = set(part)
+    return len(sp & set(whole)) / len(sp) if sp else 0.0
+
+
+def containment_score_py(a: Sequence[int], a_truncated: bool, b: Sequence[int], b_truncated: bool,
+                         min_contained: int = 2) -> float:
+    """Containment of the truncated end in the other (the larger of the two when both are
+    truncated); 0 when neither is truncated or the truncated end has fewer than ``min_contained``
+    shingles (a few words are contained in too many texts).
+
+    >>> containment_score_py([1, 2, 3, 4, 5], True, list(range(1, 20)), False)
+    1.0
+    >>> containment_score_py([1, 2, 3, 4, 5], False, list(range(1, 20)), False)
+    0.0
+    >>> containment_score_py([1], True, list(range(1, 20)), False)
+    0.0
+    """
+    scores = [containment_py(x, y) for x, t, y in ((a, a_truncated, b), (b, b_truncated, a))
+              if t and len(set(x)) >= min_contained]
+    return max(scores, default=0.0)
+
+
+def numbers_conflict_py(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Both texts state a number the other does not ("4 dead" / "9 dead"); one text's numbers
+    being a part of the other's (a truncation, an added detail) is no conflict.
+
+    >>> numbers_conflict_py([4], [9]), numbers_conflict_py([4], [4, 12]), numbers_conflict_py([], [9])
+    (True, False, False)
+    """
+    sa, sb = set(a), set(b)
+    return bool(sa - sb) and bool(sb - sa)
+
+
+def containment(a: Column, a_truncated: Column, b: Column, b_truncated: Column, min_contained: int) -> Column:
+    """Spark twin of :func:`containment_score_py` (one ``array_intersect`` for both directions)."""
+    common = F.size(F.array_intersect(a, b))
+
+    def side(x: Column, truncated: Column) -> Column:
+        return F.when(truncated & (F.size(x) >= F.lit(min_contained)), common / F.size(x)).otherwise(F.lit(0.0))
+
+    return F.greatest(side(a, a_truncated), side(b, b_truncated))
+
+
+def numbers_conflict(a: Column, b: Column) -> Column:
+    """Spark twin of :func:`numbers_conflict_py` (arrays of distinct number hashes)."""
+    return (F.size(F.array_except(a, b)) > 0) & (F.size(F.array_except(b, a)) > 0)
