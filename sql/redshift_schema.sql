@@ -60,36 +60,38 @@ ENCODE AUTO;
 
 -- the biggest table; distributed on its MERGE key, sorted for date-range filters
 CREATE TABLE IF NOT EXISTS crisislake.fact_tweet (
-    tweet_id                 BIGINT NOT NULL,
-    created_at               TIMESTAMPTZ NOT NULL,
-    date_key                 INTEGER NOT NULL,
-    lang                     VARCHAR(16),
-    text                     VARCHAR(65535),
-    author_pseudonym         VARCHAR(64),
-    retweet_of_id            BIGINT,
-    quote_of_id              BIGINT,
-    reply_to_id              BIGINT,
-    location_key             VARCHAR(600),
-    place_country            VARCHAR(256),
-    place_name               VARCHAR(256),
-    lat                      DECIMAL(9,6),
-    lon                      DECIMAL(9,6),
-    relevance                VARCHAR(32),
-    relevance_confidence     DECIMAL(6,5),
-    disaster_type            VARCHAR(32),
-    disaster_type_confidence DECIMAL(6,5),
-    police_force             VARCHAR(32),
-    police_force_confidence  DECIMAL(6,5),
-    force_rank               VARCHAR(32),
-    force_rank_confidence    DECIMAL(6,5),
-    needs_review             BOOLEAN NOT NULL,
-    cluster_id               BIGINT,
-    is_canonical             BOOLEAN,
-    incident_id              VARCHAR(64),
-    source_uri               VARCHAR(1024) NOT NULL,
-    source_line              BIGINT,
-    ingested_at              TIMESTAMPTZ,
-    run_id                   VARCHAR(64) NOT NULL,
+    tweet_id                    BIGINT NOT NULL,
+    created_at                  TIMESTAMPTZ NOT NULL,
+    date_key                    INTEGER NOT NULL,
+    lang                        VARCHAR(16),
+    text                        VARCHAR(65535),
+    author_pseudonym            VARCHAR(64),
+    retweet_of_id               BIGINT,
+    quote_of_id                 BIGINT,
+    reply_to_id                 BIGINT,
+    location_key                VARCHAR(600),
+    place_country               VARCHAR(256),
+    place_name                  VARCHAR(256),
+    lat                         DECIMAL(9,6),
+    lon                         DECIMAL(9,6),
+    relevance                   VARCHAR(32),
+    relevance_confidence        DECIMAL(6,5),
+    disaster_type               VARCHAR(32),
+    disaster_type_confidence    DECIMAL(6,5),
+    police_force                VARCHAR(32),
+    police_force_confidence     DECIMAL(6,5),
+    force_rank                  VARCHAR(32),
+    force_rank_confidence       DECIMAL(6,5),
+    information_type            VARCHAR(32),
+    information_type_confidence DECIMAL(6,5),
+    needs_review                BOOLEAN NOT NULL,
+    cluster_id                  BIGINT,
+    is_canonical                BOOLEAN,
+    incident_id                 VARCHAR(64),
+    source_uri                  VARCHAR(1024) NOT NULL,
+    source_line                 BIGINT,
+    ingested_at                 TIMESTAMPTZ,
+    run_id                      VARCHAR(64) NOT NULL,
     PRIMARY KEY (tweet_id)
 )
 DISTSTYLE KEY
@@ -146,20 +148,102 @@ ENCODE AUTO;
 
 -- distributed on its MERGE key; sorted by first report
 CREATE TABLE IF NOT EXISTS crisislake.fact_incident (
-    incident_id         VARCHAR(64) NOT NULL,
-    first_seen          TIMESTAMPTZ NOT NULL,
-    last_seen           TIMESTAMPTZ NOT NULL,
-    date_key            INTEGER NOT NULL,
-    n_reports           BIGINT NOT NULL,
-    representative_text VARCHAR(65535),
-    place               VARCHAR(512),
-    labels              VARCHAR(1024),
-    run_id              VARCHAR(64) NOT NULL,
+    incident_id           VARCHAR(64) NOT NULL,
+    first_seen            TIMESTAMPTZ NOT NULL,
+    last_seen             TIMESTAMPTZ NOT NULL,
+    date_key              INTEGER NOT NULL,
+    n_reports             BIGINT NOT NULL,
+    representative_text   VARCHAR(65535),
+    place                 VARCHAR(512),
+    latitude              DECIMAL(9,6),
+    longitude             DECIMAL(9,6),
+    country_iso3          VARCHAR(3),
+    admin1_name           VARCHAR(256),
+    admin1_pcode          VARCHAR(32),
+    admin2_name           VARCHAR(256),
+    admin2_pcode          VARCHAR(32),
+    place_confidence      DECIMAL(4,3),
+    incident_type         VARCHAR(64),
+    force_rank            SMALLINT,
+    labels                VARCHAR(1024),
+    corroborated          BOOLEAN NOT NULL,
+    corroboration_score   DECIMAL(4,3),
+    acled_event_ids       VARCHAR(4096),
+    reported_incident_ids VARCHAR(4096),
+    run_id                VARCHAR(64) NOT NULL,
     PRIMARY KEY (incident_id)
 )
 DISTSTYLE KEY
 DISTKEY (incident_id)
 COMPOUND SORTKEY (first_seen)
+ENCODE AUTO;
+
+-- the evidence of each incident; co-located with fact_incident on incident_id
+CREATE TABLE IF NOT EXISTS crisislake.bridge_incident_tweet (
+    incident_id      VARCHAR(64) NOT NULL,
+    tweet_id         BIGINT NOT NULL,
+    tweet_url        VARCHAR(256) NOT NULL,
+    author_pseudonym VARCHAR(64),
+    created_at       TIMESTAMPTZ,
+    is_canonical     BOOLEAN NOT NULL,
+    run_id           VARCHAR(64) NOT NULL,
+    PRIMARY KEY (incident_id, tweet_id)
+)
+DISTSTYLE KEY
+DISTKEY (incident_id)
+COMPOUND SORTKEY (incident_id)
+ENCODE AUTO;
+
+-- what confirms each incident; co-located with fact_incident on incident_id
+CREATE TABLE IF NOT EXISTS crisislake.bridge_incident_corroboration (
+    incident_id VARCHAR(64) NOT NULL,
+    source      VARCHAR(32) NOT NULL,
+    source_id   VARCHAR(128) NOT NULL,
+    score       DECIMAL(4,3) NOT NULL,
+    event_date  DATE,
+    description VARCHAR(65535),
+    url         VARCHAR(2048),
+    run_id      VARCHAR(64) NOT NULL,
+    PRIMARY KEY (incident_id, source, source_id)
+)
+DISTSTYLE KEY
+DISTKEY (incident_id)
+COMPOUND SORTKEY (incident_id)
+ENCODE AUTO;
+
+-- enriched/review_queue: predictions below the review threshold; read most uncertain first
+CREATE TABLE IF NOT EXISTS crisislake.review_queue (
+    tweet_id      BIGINT NOT NULL,
+    task          VARCHAR(32) NOT NULL,
+    label         VARCHAR(32),
+    confidence    DECIMAL(6,5),
+    threshold     DECIMAL(6,5),
+    reason        VARCHAR(256),
+    model_version VARCHAR(64) NOT NULL,
+    run_id        VARCHAR(64) NOT NULL,
+    PRIMARY KEY (tweet_id, task, model_version)
+)
+DISTSTYLE KEY
+DISTKEY (tweet_id)
+COMPOUND SORTKEY (confidence)
+ENCODE AUTO;
+
+-- append-only reviewer decisions, written by `crisislake serve`; copied to enriched/review_decisions
+CREATE TABLE IF NOT EXISTS crisislake.review_decisions (
+    decision_id   VARCHAR(64) NOT NULL,
+    tweet_id      BIGINT NOT NULL,
+    task          VARCHAR(32) NOT NULL,
+    decision      VARCHAR(16) NOT NULL,
+    label         VARCHAR(32),
+    model_label   VARCHAR(32),
+    model_version VARCHAR(64),
+    reviewer      VARCHAR(64) NOT NULL,
+    decided_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (decision_id)
+)
+DISTSTYLE KEY
+DISTKEY (tweet_id)
+COMPOUND SORTKEY (decided_at)
 ENCODE AUTO;
 
 -- one row per table per load; read by every load's exactly-once check

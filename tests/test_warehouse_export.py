@@ -41,6 +41,8 @@ def sources(spark, tweets=(), labels=(), review=(), clusters=(), incidents=(), t
         "tweet_clusters": spark.createDataFrame(list(clusters), ej.CLUSTERS_SCHEMA),
         "incidents": spark.createDataFrame(list(incidents), ej.INCIDENTS_SCHEMA),
         "tweet_incidents": spark.createDataFrame(list(tweet_incidents), ej.TWEET_INCIDENTS_SCHEMA),
+        "incident_tweets": spark.createDataFrame([], ej.INCIDENT_TWEETS_SCHEMA),
+        "incident_corroboration": spark.createDataFrame([], ej.INCIDENT_CORROBORATION_SCHEMA),
         "conflict_events": spark.createDataFrame(list(events), ej.CONFLICT_EVENTS_SCHEMA),
         "admin_pcodes": spark.createDataFrame(list(pcodes), ej.ADMIN_PCODES_SCHEMA),
     }
@@ -181,7 +183,8 @@ def exported_lake(spark, tmp_path_factory):
         tweet(12, None, text="no timestamp"),  # breaks fact_tweet.created_at NOT NULL
     ], ej.TWEETS_SCHEMA)
     tweets.write.format("delta").save(config.table("curated", "tweets"))
-    spark.createDataFrame([("inc-1", datetime(2026, 1, 5), datetime(2026, 1, 6), 2, "flood", "Lagos", ["flood", "aid"], "r")],
+    spark.createDataFrame([("inc-1", datetime(2026, 1, 5), datetime(2026, 1, 6), 2, "flood", "Lagos", ["flood", "aid"], "r")
+                           + (None,) * 14],
                           ej.INCIDENTS_SCHEMA).write.format("delta").save(config.table("enriched", "incidents"))
     summary = ej.export_tables(spark, config, RUN, tables=FIXTURE_TABLES, slice_count=2,
                                environ={ej.PSEUDONYM_KEY_ENV: "k"})

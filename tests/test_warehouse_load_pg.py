@@ -29,8 +29,13 @@ UTC = timezone.utc
 INCIDENT_ARROW = pa.schema([
     ("incident_id", pa.string()), ("first_seen", pa.timestamp("us", tz="UTC")),
     ("last_seen", pa.timestamp("us", tz="UTC")), ("date_key", pa.int32()), ("n_reports", pa.int64()),
-    ("representative_text", pa.string()), ("place", pa.string()), ("labels", pa.string()),
-    ("run_id", pa.string()),
+    ("representative_text", pa.string()), ("place", pa.string()),
+    ("latitude", pa.decimal128(9, 6)), ("longitude", pa.decimal128(9, 6)), ("country_iso3", pa.string()),
+    ("admin1_name", pa.string()), ("admin1_pcode", pa.string()), ("admin2_name", pa.string()),
+    ("admin2_pcode", pa.string()), ("place_confidence", pa.decimal128(4, 3)), ("incident_type", pa.string()),
+    ("force_rank", pa.int16()), ("labels", pa.string()), ("corroborated", pa.bool_()),
+    ("corroboration_score", pa.decimal128(4, 3)), ("acled_event_ids", pa.string()),
+    ("reported_incident_ids", pa.string()), ("run_id", pa.string()),
 ])
 
 
@@ -45,7 +50,12 @@ def incident_rows(run_id: str, n_reports_a: int = 3):
         "n_reports": [n_reports_a, 1],
         "representative_text": ['Flood in "Lagos", roads closed', ""],
         "place": ["Lagos", None],
+        **{c: [None, None] for c in ("latitude", "longitude", "country_iso3", "admin1_name", "admin1_pcode",
+                                     "admin2_name", "admin2_pcode", "place_confidence", "incident_type",
+                                     "force_rank", "corroboration_score", "acled_event_ids",
+                                     "reported_incident_ids")},
         "labels": ["flood", "earthquake,other"],
+        "corroborated": [False, False],
         "run_id": [run_id, run_id],
     }
 
@@ -271,7 +281,9 @@ def test_dry_run_prints_each_statement_and_creates_nothing(wh, lake):
     s = wh.warehouse.schema
     assert f"CREATE TEMP TABLE stage_fact_incident (LIKE {s}.fact_incident);" in text
     assert "COPY stage_fact_incident (incident_id, first_seen, last_seen, date_key, n_reports, " \
-           "representative_text, place, labels, run_id) FROM STDIN WITH (FORMAT csv);" in text
+           "representative_text, place, latitude, longitude, country_iso3, admin1_name, admin1_pcode, " \
+           "admin2_name, admin2_pcode, place_confidence, incident_type, force_rank, labels, corroborated, " \
+           "corroboration_score, acled_event_ids, reported_incident_ids, run_id) FROM STDIN WITH (FORMAT csv);" in text
     assert f"MERGE INTO {s}.fact_incident USING stage_fact_incident ON " \
            "fact_incident.incident_id = stage_fact_incident.incident_id" in text
     assert query(wh, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{s}'") == [(0,)]

@@ -68,10 +68,30 @@ INCIDENTS_SCHEMA = T.StructType([
     T.StructField("last_seen", T.TimestampType()), T.StructField("n_reports", T.LongType()),
     T.StructField("representative_text", T.StringType()), T.StructField("place", T.StringType()),
     T.StructField("labels", T.ArrayType(T.StringType())), T.StructField("run_id", T.StringType()),
+    # CONTRACT-incidents.md columns; NULL until the incidents step writes them.
+    T.StructField("latitude", T.DoubleType()), T.StructField("longitude", T.DoubleType()),
+    T.StructField("country_iso3", T.StringType()), T.StructField("admin1_name", T.StringType()),
+    T.StructField("admin1_pcode", T.StringType()), T.StructField("admin2_name", T.StringType()),
+    T.StructField("admin2_pcode", T.StringType()), T.StructField("place_confidence", T.DoubleType()),
+    T.StructField("incident_type", T.StringType()), T.StructField("force_rank", T.IntegerType()),
+    T.StructField("corroborated", T.BooleanType()), T.StructField("corroboration_score", T.DoubleType()),
+    T.StructField("acled_event_ids", T.ArrayType(T.StringType())),
+    T.StructField("reported_incident_ids", T.ArrayType(T.StringType())),
 ])
 TWEET_INCIDENTS_SCHEMA = T.StructType([
     T.StructField("tweet_id", T.LongType()), T.StructField("incident_id", T.StringType()),
     T.StructField("run_id", T.StringType()),
+])
+INCIDENT_TWEETS_SCHEMA = T.StructType([
+    T.StructField("incident_id", T.StringType()), T.StructField("tweet_id", T.LongType()),
+    T.StructField("tweet_url", T.StringType()), T.StructField("created_at", T.TimestampType()),
+    T.StructField("is_canonical", T.BooleanType()), T.StructField("run_id", T.StringType()),
+])
+INCIDENT_CORROBORATION_SCHEMA = T.StructType([
+    T.StructField("incident_id", T.StringType()), T.StructField("source", T.StringType()),
+    T.StructField("source_id", T.StringType()), T.StructField("score", T.DoubleType()),
+    T.StructField("event_date", T.DateType()), T.StructField("description", T.StringType()),
+    T.StructField("url", T.StringType()), T.StructField("run_id", T.StringType()),
 ])
 _ACLED_TEXT = [
     "event_id_cnty", "time_precision", "disorder_type", "event_type", "sub_event_type", "actor1",
@@ -106,6 +126,8 @@ SOURCES = {
     "tweet_clusters": ("enriched", "tweet_clusters", CLUSTERS_SCHEMA),
     "incidents": ("enriched", "incidents", INCIDENTS_SCHEMA),
     "tweet_incidents": ("enriched", "tweet_incidents", TWEET_INCIDENTS_SCHEMA),
+    "incident_tweets": ("enriched", "incident_tweets", INCIDENT_TWEETS_SCHEMA),
+    "incident_corroboration": ("enriched", "incident_corroboration", INCIDENT_CORROBORATION_SCHEMA),
 }
 
 
@@ -150,6 +172,7 @@ def build_tables(spark: SparkSession, sources: Dict[str, DataFrame], key: Option
     )
     fact_event = tr.build_fact_conflict_event(sources["conflict_events"], run_id)
     fact_incident = tr.build_fact_incident(sources["incidents"], run_id)
+    evidence = tr.incident_evidence(sources["incident_tweets"], sources["tweet_incidents"])
     disaster_types = spark.createDataFrame(
         list(tr.DISASTER_TYPES), "disaster_type string, category string, description string")
     tables = {
@@ -160,6 +183,10 @@ def build_tables(spark: SparkSession, sources: Dict[str, DataFrame], key: Option
         "fact_tweet": fact_tweet,
         "fact_conflict_event": fact_event,
         "fact_incident": fact_incident,
+        "bridge_incident_tweet": tr.build_bridge_incident_tweet(evidence, fact_tweet, run_id),
+        "bridge_incident_corroboration": tr.build_bridge_incident_corroboration(
+            sources["incident_corroboration"], run_id),
+        "review_queue": tr.build_review_queue(sources["review_queue"], run_id),
     }
     return {t.name: tables[t.name] for t in m.EXPORTED}
 

@@ -12,10 +12,12 @@ from typing import Callable, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from crisislake.warehouse import model as m
 
-LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank")
+LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank", "information_type")
+TWEET_URL = "https://twitter.com/i/web/status/"
 
 DISASTER_TYPES: Tuple[Tuple[str, str, str], ...] = (
     ("earthquake", "natural", "Earthquake or aftershock"),
@@ -174,15 +176,55 @@ def build_fact_conflict_event(events: DataFrame, run_id: str) -> DataFrame:
     return df.transform(conform_to_model(m.FACT_CONFLICT_EVENT))
 
 
+def _joined(col: str) -> Column:
+    """An array column joined with "," (sorted); a string column as it is."""
+    return F.array_join(F.array_sort(F.col(col)), ",")
+
+
 def build_fact_incident(incidents: DataFrame, run_id: str) -> DataFrame:
-    """``fact_incident``: incidents with their labels as one sorted comma-separated string."""
+    """``fact_incident``: incidents with their arrays (labels, corroborating ids) as comma-separated strings."""
+    df = incidents.withColumn("date_key", date_key(F.col("first_seen")))
+    for col in ("labels", "acled_event_ids", "reported_incident_ids"):
+        if isinstance(df.schema[col].dataType, T.ArrayType):
+            df = df.withColumn(col, _joined(col))
+    df = (df.withColumn("corroborated", F.coalesce(F.col("corroborated"), F.lit(False)))
+          .withColumn("run_id", F.lit(run_id)))
+    return df.transform(conform_to_model(m.FACT_INCIDENT))
+
+
+def incident_evidence(incident_tweets: DataFrame, tweet_incidents: DataFrame) -> DataFrame:
+    """(incident_id, tweet_id, tweet_url, created_at, is_canonical): ``enriched/incident_tweets``
+    where the incidents step writes it, else the older ``enriched/tweet_incidents`` mapping."""
+    older = tweet_incidents.select(
+        "incident_id", "tweet_id", F.lit(None).cast("string").alias("tweet_url"),
+        F.lit(None).cast("timestamp").alias("created_at"), F.lit(None).cast("boolean").alias("is_canonical"))
+    newer = incident_tweets.select("incident_id", "tweet_id", "tweet_url", "created_at", "is_canonical")
+    return newer.unionByName(older.join(newer.select("incident_id"), "incident_id", "left_anti"))
+
+
+def build_bridge_incident_tweet(evidence: DataFrame, fact_tweet: DataFrame, run_id: str) -> DataFrame:
+    """``bridge_incident_tweet``: each incident's tweets, with a handle-free URL and the author's
+    pseudonym and time from ``fact_tweet`` (never a handle)."""
+    tweets = fact_tweet.select("tweet_id", "author_pseudonym", F.col("created_at").alias("_tweet_created_at"))
     df = (
-        incidents
-        .withColumn("date_key", date_key(F.col("first_seen")))
-        .withColumn("labels", F.array_join(F.array_sort(F.col("labels")), ","))
+        evidence.dropDuplicates(["incident_id", "tweet_id"]).join(tweets, "tweet_id", "left")
+        .withColumn("tweet_url", F.coalesce(F.col("tweet_url"),
+                                            F.concat(F.lit(TWEET_URL), F.col("tweet_id").cast("string"))))
+        .withColumn("created_at", F.coalesce(F.col("created_at"), F.col("_tweet_created_at")))
+        .withColumn("is_canonical", F.coalesce(F.col("is_canonical"), F.lit(False)))
         .withColumn("run_id", F.lit(run_id))
     )
-    return df.transform(conform_to_model(m.FACT_INCIDENT))
+    return df.transform(conform_to_model(m.BRIDGE_INCIDENT_TWEET))
+
+
+def build_bridge_incident_corroboration(corroboration: DataFrame, run_id: str) -> DataFrame:
+    """``bridge_incident_corroboration``: the independent records matching each incident."""
+    return corroboration.withColumn("run_id", F.lit(run_id)).transform(conform_to_model(m.BRIDGE_INCIDENT_CORROBORATION))
+
+
+def build_review_queue(review_queue: DataFrame, run_id: str) -> DataFrame:
+    """``review_queue``: ``enriched/review_queue`` as it is (one row per tweet, task, model version)."""
+    return review_queue.withColumn("run_id", F.lit(run_id)).transform(conform_to_model(m.REVIEW_QUEUE))
 
 
 # ---- Dimensions ---------------------------------------------------------------------------
