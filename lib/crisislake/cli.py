@@ -30,6 +30,9 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "load": ("crisislake.warehouse.load_job", "load an export into Redshift or PostgreSQL, exactly once"),
     "redshift-backup": ("crisislake.warehouse.backup_job", "Redshift snapshots: take, schedule, restore"),
     "emr": ("crisislake.emr.cli", "build artefacts and submit the pipeline to EMR"),
+    "serve": ("crisislake.serve.job", "the HTTP API: incidents, marts, review queue and decisions"),
+    "sync-reviews": ("crisislake.serve.sync_job", "copy new reviewer decisions into enriched/review_decisions"),
+    "report": ("crisislake.report.job", "write one self-contained offline HTML report"),
     "pipeline": ("crisislake.pipeline", "run the whole pipeline locally in one Spark session"),
 }
 

@@ -27,6 +27,7 @@ STEPS: List[Tuple[str, str]] = [
     ("build-marts", "crisislake.marts.job"),
     ("export", "crisislake.warehouse.export_job"),
     ("load", "crisislake.warehouse.load_job"),
+    ("sync-reviews", "crisislake.serve.sync_job"),
 ]
 
 
