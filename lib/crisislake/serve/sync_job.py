@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
 from crisislake.config import Config
@@ -61,10 +61,15 @@ def lake_watermark(spark, path: str) -> Optional[datetime]:
     """The newest ``decided_at`` in the lake minus :data:`MARGIN`, or None for an empty/missing table."""
     from crisislake import delta_io
 
+    from pyspark.sql import functions as F
+
     if not delta_io.is_delta_table(spark, path):
         return None
-    newest = spark.read.format("delta").load(path).agg({"decided_at": "max"}).first()[0]
-    return newest - MARGIN if newest is not None else None
+    # Epoch microseconds, not a collected timestamp: those come back in the driver's local time zone.
+    micros = spark.read.format("delta").load(path).agg(F.unix_micros(F.max("decided_at"))).first()[0]
+    if micros is None:
+        return None
+    return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc) - MARGIN
 
 
 def sync_reviews(spark, config: Config, run_id: str, full: bool = False) -> dict:
