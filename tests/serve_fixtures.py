@@ -145,7 +145,6 @@ class Warehouse:
 
     def __init__(self, pg_url: str):
         import psycopg
-
         from crisislake.serve.roles import role_url, setup
         from crisislake.warehouse.backends import PostgresBackend
 

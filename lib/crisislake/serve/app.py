@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Dict, List, Optional
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse as _StarletteJSON
 
 from crisislake.serve import cursor as cur
 from crisislake.serve import incidents as inc
@@ -24,10 +24,28 @@ from crisislake.serve.auth import parse_tokens, reviewer_for
 from crisislake.serve.db import Database, WarehouseUnavailable
 from crisislake.serve.pseudonym import pseudonymise_text
 from crisislake.serve.schemas import (
-    DecisionOut, Health, IncidentDetail, IncidentPage, MartInfo, MartPage, Problem, QueuePage, ReviewRequest,
+    DecisionOut,
+    Health,
+    IncidentDetail,
+    IncidentPage,
+    MartInfo,
+    MartPage,
+    Problem,
+    QueuePage,
+    ReviewRequest,
 )
 
 log = logging.getLogger(__name__)
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON rendered by orjson (several times faster than json.dumps for a page of incidents)."""
+
+    def render(self, content) -> bytes:
+        import orjson
+
+        return orjson.dumps(content)
+
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 NAME_PATTERN = r"^[\w .,'()/-]+$"  # place names: letters of any script, no ; " \ or controls

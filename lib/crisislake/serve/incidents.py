@@ -22,7 +22,7 @@ INCIDENT_COLUMNS = (
     "place_confidence", "incident_type", "force_rank", "labels", "corroborated", "corroboration_score",
     "acled_event_ids", "reported_incident_ids", "run_id",
 )
-LIST_COLUMNS = tuple(c for c in INCIDENT_COLUMNS if c != "representative_text") + ("representative_text",)
+DECIMAL_COLUMNS = ("latitude", "longitude", "place_confidence", "corroboration_score")
 CURSOR_TYPES = (datetime, str)
 MAX_EVIDENCE = 200
 TASKS = ("relevance", "disaster_type", "police_force", "force_rank", "information_type")
@@ -82,6 +82,15 @@ def _conditions(f: IncidentFilters) -> Tuple[List[str], Dict[str, Any]]:
     return where, params
 
 
+def select_list():
+    """The incident columns; DECIMALs read as DOUBLE PRECISION (JSON numbers without Decimal objects)."""
+    from psycopg import sql
+
+    return sql.SQL(", ").join(
+        sql.SQL("CAST({c} AS DOUBLE PRECISION) AS {c}").format(c=sql.Identifier(ident(c))) if c in DECIMAL_COLUMNS
+        else sql.Identifier(ident(c)) for c in INCIDENT_COLUMNS)
+
+
 def list_query(schema: str, filters: IncidentFilters, after: Optional[List[Any]], limit: int):
     """``(composed SQL, params)`` for one page; fetches ``limit + 1`` rows to know if more follow."""
     from psycopg import sql
@@ -92,7 +101,7 @@ def list_query(schema: str, filters: IncidentFilters, after: Optional[List[Any]]
         params.update(after_ts=after[0], after_id=after[1])
     params["limit"] = int(limit) + 1
     query = sql.SQL("SELECT {cols} FROM {table}{where} ORDER BY first_seen DESC, incident_id DESC LIMIT %(limit)s").format(
-        cols=sql.SQL(", ").join(sql.Identifier(ident(c)) for c in LIST_COLUMNS),
+        cols=select_list(),
         table=sql.Identifier(ident(schema), "fact_incident"),
         where=sql.SQL(" WHERE " + " AND ".join(where) if where else ""),
     )
@@ -107,7 +116,7 @@ def offset_query(schema: str, filters: IncidentFilters, offset: int, limit: int)
     params.update(limit=int(limit) + 1, offset=int(offset))
     query = sql.SQL("SELECT {cols} FROM {table}{where} ORDER BY first_seen DESC, incident_id DESC "
                     "LIMIT %(limit)s OFFSET %(offset)s").format(
-        cols=sql.SQL(", ").join(sql.Identifier(ident(c)) for c in LIST_COLUMNS),
+        cols=select_list(),
         table=sql.Identifier(ident(schema), "fact_incident"),
         where=sql.SQL(" WHERE " + " AND ".join(where) if where else ""),
     )
@@ -124,12 +133,12 @@ def _num(value: Any) -> Any:
 
 def incident_item(row: Dict[str, Any], pseudonymise) -> Dict[str, Any]:
     """One ``fact_incident`` row as the API shows it (lists for the comma-separated columns)."""
-    out = {c: _num(row[c]) for c in INCIDENT_COLUMNS if c in row}
+    out = dict(row)
     for col in ("labels", "acled_event_ids", "reported_incident_ids"):
-        out[col] = _split(row.get(col))
-    for col in ("first_seen", "last_seen"):
-        out[col] = row[col].isoformat() if row.get(col) else None
-    out["representative_text"] = pseudonymise(row.get("representative_text"))
+        out[col] = _split(row[col])
+    out["first_seen"] = row["first_seen"].isoformat()
+    out["last_seen"] = row["last_seen"].isoformat()
+    out["representative_text"] = pseudonymise(row["representative_text"])
     return out
 
 
@@ -148,7 +157,7 @@ def get_incident(db: Database, incident_id: str) -> Optional[Dict[str, Any]]:
     from psycopg import sql
 
     rows = db.fetch(sql.SQL("SELECT {cols} FROM {t} WHERE incident_id = %(id)s").format(
-        cols=sql.SQL(", ").join(sql.Identifier(c) for c in INCIDENT_COLUMNS), t=db.table("fact_incident")),
+        cols=select_list(), t=db.table("fact_incident")),
         {"id": incident_id})
     if not rows:
         return None

@@ -59,9 +59,9 @@ def fetch_decisions(url: str, schema: str, since: Optional[datetime]) -> List[tu
 
 def lake_watermark(spark, path: str) -> Optional[datetime]:
     """The newest ``decided_at`` in the lake minus :data:`MARGIN`, or None for an empty/missing table."""
-    from crisislake import delta_io
-
     from pyspark.sql import functions as F
+
+    from crisislake import delta_io
 
     if not delta_io.is_delta_table(spark, path):
         return None
