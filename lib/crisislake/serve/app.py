@@ -16,13 +16,13 @@ from typing import Dict, List, Optional
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse as _StarletteJSON
 
+from crisislake.pseudonym import pseudonymise_text
 from crisislake.serve import cursor as cur
 from crisislake.serve import incidents as inc
 from crisislake.serve import marts as mt
 from crisislake.serve import review as rv
 from crisislake.serve.auth import parse_tokens, reviewer_for
 from crisislake.serve.db import Database, WarehouseUnavailable
-from crisislake.serve.pseudonym import pseudonymise_text
 from crisislake.serve.schemas import (
     DecisionOut,
     Health,
@@ -158,7 +158,9 @@ def _docs(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="crisislake API",
                                    swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                    swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   # no badge image from validator.swagger.io
+                                   swagger_ui_parameters={"validatorUrl": None})
 
 
 def _read_routes(app: FastAPI, db: Database, settings: AppSettings) -> None:

@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def app_settings(config: Config):
+    from crisislake.pseudonym import key_from_env
     from crisislake.serve.app import AppSettings
-    from crisislake.serve.pseudonym import key_from_env
 
     s = config.serve
     return AppSettings(read_url=s.read_url, write_url=s.write_url, schema=config.warehouse.schema,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Dict, List, Optional, Tuple
 
-from crisislake.errors import CrisislakeError
+from crisislake.lake_parquet import NoParquetFiles, read_parquet_dir
 
 
-class MartNotBuilt(CrisislakeError, LookupError):
+class MartNotBuilt(NoParquetFiles):
     """The mart has no Parquet files under the lake root yet (``crisislake build-marts``)."""
 
 
@@ -35,42 +35,6 @@ MARTS: Dict[str, MartSpec] = {
 }
 
 
-def _filesystem(uri: str, s3_endpoint: str = ""):
-    """(pyarrow filesystem, path) for a local path, ``file://``, ``s3://`` or ``s3a://`` URI."""
-    from pyarrow import fs as pafs
-
-    if uri.startswith(("s3://", "s3a://")):
-        bucket_path = uri.split("://", 1)[1]
-        kwargs = {"endpoint_override": s3_endpoint} if s3_endpoint else {}
-        if s3_endpoint.startswith("http://"):
-            kwargs["scheme"] = "http"
-        return pafs.S3FileSystem(**kwargs), bucket_path
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
-    return pafs.LocalFileSystem(), uri
-
-
-def read_parquet_dir(uri: str, s3_endpoint: str = ""):
-    """``(pyarrow.Table, newest file mtime)`` of a Hive-partitioned Parquet folder, or raise
-    :class:`MartNotBuilt` when it holds no Parquet file."""
-    import pyarrow.dataset as ds
-    from pyarrow import fs as pafs
-
-    fs, path = _filesystem(uri, s3_endpoint)
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    except (OSError, FileNotFoundError):
-        infos = []
-    files = [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")
-             and not i.base_name.startswith(("_", "."))]
-    if not files:
-        raise MartNotBuilt(f"mart at {uri} is not built yet: run `crisislake build-marts`")
-    newest = max(i.mtime_ns or 0 for i in files)
-    dataset = ds.dataset([i.path for i in files], filesystem=fs, format="parquet",
-                         partitioning=ds.partitioning(flavor="hive"), partition_base_dir=path)
-    return dataset.to_table(), newest
-
-
 def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
@@ -88,7 +52,10 @@ class MartReader:
 
     def rows(self, spec: MartSpec) -> List[Dict[str, Any]]:
         """The mart's rows in :func:`sort_key` order."""
-        table, stamp = read_parquet_dir(f"{self.root}/{spec.name}", self.s3_endpoint)
+        try:
+            table, stamp = read_parquet_dir(f"{self.root}/{spec.name}", self.s3_endpoint)
+        except NoParquetFiles:
+            raise MartNotBuilt(f"mart {spec.name} is not built yet: run `crisislake build-marts`") from None
         with self._lock:
             cached = self._cache.get(spec.name)
             if cached and cached[0] == stamp:

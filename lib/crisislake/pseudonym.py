@@ -1,6 +1,6 @@
-"""Handles never leave the API: ``@handle`` and ``twitter.com/handle`` in texts become pseudonyms.
+"""Handles never leave the warehouse side: ``@handle`` and ``twitter.com/handle`` in texts become pseudonyms.
 
-The warehouse keeps tweet texts as posted, so the API rewrites every handle it serves to
+The warehouse keeps tweet texts as posted, so the API and the report rewrite every handle they show to
 ``@user_<8 hex>``: the HMAC-SHA256 of the lower-cased handle under ``WAREHOUSE_PSEUDONYM_KEY``
 (the key the export uses for ``author_pseudonym``), so one handle maps to one pseudonym across
 tweets. Without a key every handle becomes ``@user``. Pseudonyms already in this form are left
