@@ -64,11 +64,10 @@ def spark_side(out: Path) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     sys.path.insert(0, str(ROOT / "tests"))
     import devservices
-    from serve_fixtures import Warehouse
-
     from crisislake.config import load_config
     from crisislake.serve.sync_job import sync_reviews
     from crisislake.session import build_spark
+    from serve_fixtures import Warehouse
 
     pg = devservices.ensure_postgres()
     wh = Warehouse(pg)

@@ -140,10 +140,15 @@ class Browser:
             if getattr(self, "ws", None) is not None:
                 self.ws.close()
         finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate ``proc`` (this test's own child), kill it if it does not stop in ``timeout`` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -47,38 +47,32 @@ class IncidentFilters:
         return asdict(self)
 
 
+# filter -> its WHERE fragment (fixed text; the value is the bound parameter of the same name)
+CONDITIONS = (
+    ("since", "first_seen >= %(since)s"),
+    ("until", "first_seen < %(until)s"),
+    ("country", "country_iso3 = %(country)s"),
+    ("admin", "(admin1_name = %(admin)s OR admin2_name = %(admin)s)"),
+    ("pcode", "(admin1_pcode = %(pcode)s OR admin2_pcode = %(pcode)s)"),
+    ("min_force_rank", "force_rank >= %(min_force_rank)s"),
+    ("min_reports", "n_reports >= %(min_reports)s"),
+    ("corroborated", "corroborated = %(corroborated)s"),
+    ("incident_type", "incident_type = %(incident_type)s"),
+)
+
+
 def _conditions(f: IncidentFilters) -> Tuple[List[str], Dict[str, Any]]:
     """WHERE fragments (fixed text, placeholders only) and their bound values."""
     where: List[str] = []
     params: Dict[str, Any] = {}
-
-    def add(fragment: str, **values: Any) -> None:
-        where.append(fragment)
-        params.update(values)
-
-    if f.since is not None:
-        add("first_seen >= %(since)s", since=f.since)
-    if f.until is not None:
-        add("first_seen < %(until)s", until=f.until)
-    if f.country is not None:
-        add("country_iso3 = %(country)s", country=f.country)
-    if f.admin is not None:
-        add("(admin1_name = %(admin)s OR admin2_name = %(admin)s)", admin=f.admin)
-    if f.pcode is not None:
-        add("(admin1_pcode = %(pcode)s OR admin2_pcode = %(pcode)s)", pcode=f.pcode)
+    for name, fragment in CONDITIONS:
+        value = getattr(f, name)
+        if value is not None:
+            where.append(fragment)
+            params[name] = value
     if f.bbox is not None:
-        min_lon, min_lat, max_lon, max_lat = f.bbox
-        add("longitude BETWEEN %(min_lon)s AND %(max_lon)s AND latitude BETWEEN %(min_lat)s AND %(max_lat)s",
-            min_lon=Decimal(str(min_lon)), max_lon=Decimal(str(max_lon)),
-            min_lat=Decimal(str(min_lat)), max_lat=Decimal(str(max_lat)))
-    if f.min_force_rank is not None:
-        add("force_rank >= %(min_force_rank)s", min_force_rank=f.min_force_rank)
-    if f.min_reports is not None:
-        add("n_reports >= %(min_reports)s", min_reports=f.min_reports)
-    if f.corroborated is not None:
-        add("corroborated = %(corroborated)s", corroborated=f.corroborated)
-    if f.incident_type is not None:
-        add("incident_type = %(incident_type)s", incident_type=f.incident_type)
+        where.append("longitude BETWEEN %(min_lon)s AND %(max_lon)s AND latitude BETWEEN %(min_lat)s AND %(max_lat)s")
+        params.update(zip(("min_lon", "min_lat", "max_lon", "max_lat"), (Decimal(str(v)) for v in f.bbox)))
     return where, params
 
 
@@ -91,36 +85,29 @@ def select_list():
         else sql.Identifier(ident(c)) for c in INCIDENT_COLUMNS)
 
 
-def list_query(schema: str, filters: IncidentFilters, after: Optional[List[Any]], limit: int):
-    """``(composed SQL, params)`` for one page; fetches ``limit + 1`` rows to know if more follow."""
+def _page_query(schema: str, where: List[str], tail: str):
     from psycopg import sql
 
+    return sql.SQL("SELECT {cols} FROM {table}{where} ORDER BY first_seen DESC, incident_id DESC " + tail).format(
+        cols=select_list(), table=sql.Identifier(ident(schema), "fact_incident"),
+        where=sql.SQL(" WHERE " + " AND ".join(where) if where else ""))
+
+
+def list_query(schema: str, filters: IncidentFilters, after: Optional[List[Any]], limit: int):
+    """``(composed SQL, params)`` for one page; fetches ``limit + 1`` rows to know if more follow."""
     where, params = _conditions(filters)
     if after is not None:
         where.append("first_seen <= %(after_ts)s AND (first_seen < %(after_ts)s OR incident_id < %(after_id)s)")
         params.update(after_ts=after[0], after_id=after[1])
     params["limit"] = int(limit) + 1
-    query = sql.SQL("SELECT {cols} FROM {table}{where} ORDER BY first_seen DESC, incident_id DESC LIMIT %(limit)s").format(
-        cols=select_list(),
-        table=sql.Identifier(ident(schema), "fact_incident"),
-        where=sql.SQL(" WHERE " + " AND ".join(where) if where else ""),
-    )
-    return query, params
+    return _page_query(schema, where, "LIMIT %(limit)s"), params
 
 
 def offset_query(schema: str, filters: IncidentFilters, offset: int, limit: int):
     """The OFFSET variant of :func:`list_query` (what the benchmark compares keyset with)."""
-    from psycopg import sql
-
     where, params = _conditions(filters)
     params.update(limit=int(limit) + 1, offset=int(offset))
-    query = sql.SQL("SELECT {cols} FROM {table}{where} ORDER BY first_seen DESC, incident_id DESC "
-                    "LIMIT %(limit)s OFFSET %(offset)s").format(
-        cols=select_list(),
-        table=sql.Identifier(ident(schema), "fact_incident"),
-        where=sql.SQL(" WHERE " + " AND ".join(where) if where else ""),
-    )
-    return query, params
+    return _page_query(schema, where, "LIMIT %(limit)s OFFSET %(offset)s"), params
 
 
 def _split(value: Optional[str]) -> List[str]:
