@@ -363,3 +363,26 @@ def test_hostile_values_never_reached_sql_as_text(api, wh):
         assert not any(needle in line for line in logged), needle
     assert wh.query("SELECT COUNT(*) FROM {s}.fact_incident") == [(5,)]
     assert wh.query("SELECT COUNT(*) FROM {s}.fact_tweet") == [(7,)]
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["serve"], {}, "crisislake serve: serve.read_url is empty"),
+    (["serve"], {"CRISISLAKE_SERVE__READ_URL": "postgresql://x@127.0.0.1:1/db",
+                 "CRISISLAKE_SERVE__API_TOKENS": "alice:not-a-hash"}, "crisislake serve: serve.api_tokens entry 1 is not"),
+    (["serve", "setup"], {}, "crisislake serve: warehouse.postgres_url is empty"),
+])
+def test_serve_command_errors_are_one_line(args, env, message, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from serve_fixtures import ROOT
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CRISISLAKE_")}
+    done = subprocess.run([sys.executable, "-m", "crisislake.cli", *args, "--lake-root", str(tmp_path)],
+                          env={**base, "PYTHONPATH": str(ROOT / "lib"), **env}, capture_output=True, text=True,
+                          timeout=60)
+
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(message) and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

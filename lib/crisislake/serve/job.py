@@ -51,6 +51,18 @@ def run_setup(config: Config) -> dict:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    import sys
+
+    from crisislake.errors import CrisislakeError
+
+    try:
+        return _run(args, config)
+    except CrisislakeError as exc:  # a setting or the warehouse is not ready: one line, no traceback
+        print(f"crisislake serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
     from crisislake.serve.auth import new_token
 
     if args.action == "token":
