@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Dict, List, Optional
+from typing import Annotated, Dict, List, Optional
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse as _StarletteJSON
+from pydantic import BaseModel, ConfigDict, Field
 
 from crisislake.pseudonym import pseudonymise_text
 from crisislake.serve import cursor as cur
@@ -51,6 +52,7 @@ ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 NAME_PATTERN = r"^[\w .,'()/-]+$"  # place names: letters of any script, no ; " \ or controls
 CODE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 MAX_TWEET_ID = 2 ** 63 - 1
+MAX_PAGE_SIZE = 1000  # hard cap; serve.max_page_size (default 200) is the configured bound
 ERRORS = {422: {"model": Problem, "description": "a parameter or the body is invalid"},
           503: {"model": Problem, "description": "the warehouse is unavailable"}}
 
@@ -68,6 +70,26 @@ class AppSettings:
     marts_root: str = "./lake/marts"
     s3_endpoint: str = ""
     pseudonym_key: Optional[bytes] = None
+
+
+class IncidentQuery(BaseModel):
+    """``GET /incidents`` parameters, validated in one pass; unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: Optional[datetime] = Field(None, description="first_seen >= since (ISO 8601; UTC if no offset)")
+    until: Optional[datetime] = Field(None, description="first_seen < until")
+    country: Optional[str] = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3")
+    admin: Optional[str] = Field(None, pattern=NAME_PATTERN, max_length=256,
+                                 description="admin-1 or admin-2 name (exact)")
+    pcode: Optional[str] = Field(None, pattern=CODE_PATTERN, description="admin-1 or admin-2 P-code")
+    bbox: Optional[str] = Field(None, max_length=100, description="min_lon,min_lat,max_lon,max_lat")
+    min_force_rank: Optional[int] = Field(None, ge=0, le=5)
+    min_reports: Optional[int] = Field(None, ge=1, le=1_000_000_000)
+    corroborated: Optional[bool] = None
+    incident_type: Optional[str] = Field(None, pattern=r"^[a-z0-9_]{1,64}$")
+    limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description="page size (at most serve.max_page_size)")
+    cursor: Optional[str] = Field(None, max_length=cur.MAX_CURSOR_CHARS)
 
 
 def _utc(value: Optional[datetime]) -> Optional[datetime]:
@@ -92,6 +114,11 @@ def _bbox(text: Optional[str]):
         raise HTTPException(422, "bbox out of range: need -180 <= min_lon <= max_lon <= 180 and "
                                  "-90 <= min_lat <= max_lat <= 90")
     return tuple(float(v) for v in values)
+
+
+def _page_size(limit: int, bound: int) -> None:
+    if limit > bound:
+        raise HTTPException(422, f"limit must be at most {bound}")
 
 
 def _decode(token: Optional[str], filters: Dict, types) -> Optional[list]:
@@ -181,25 +208,13 @@ def _read_routes(app: FastAPI, db: Database, settings: AppSettings) -> None:
                              "writes_enabled": db.can_write})
 
     @app.get("/incidents", response_model=IncidentPage, responses=ERRORS)
-    def list_incidents(
-        since: Optional[datetime] = Query(None, description="first_seen >= since (ISO 8601; UTC if no offset)"),
-        until: Optional[datetime] = Query(None, description="first_seen < until"),
-        country: Optional[str] = Query(None, pattern=r"^[A-Z]{3}$", description="ISO 3166 alpha-3"),
-        admin: Optional[str] = Query(None, pattern=NAME_PATTERN, max_length=256, description="admin-1 or admin-2 name (exact)"),
-        pcode: Optional[str] = Query(None, pattern=CODE_PATTERN, description="admin-1 or admin-2 P-code"),
-        bbox: Optional[str] = Query(None, max_length=100, description="min_lon,min_lat,max_lon,max_lat"),
-        min_force_rank: Optional[int] = Query(None, ge=0, le=5),
-        min_reports: Optional[int] = Query(None, ge=1, le=1_000_000_000),
-        corroborated: Optional[bool] = Query(None),
-        incident_type: Optional[str] = Query(None, pattern=r"^[a-z0-9_]{1,64}$"),
-        limit: int = Query(50, ge=1, le=settings.max_page_size),
-        cursor: Optional[str] = Query(None, max_length=cur.MAX_CURSOR_CHARS),
-    ):
+    def list_incidents(q: Annotated[IncidentQuery, Query()]):
         """Incidents newest first (``first_seen`` desc), filtered, one keyset page at a time."""
-        filters = inc.IncidentFilters(_utc(since), _utc(until), country, admin, pcode, _bbox(bbox),
-                                      min_force_rank, min_reports, corroborated, incident_type)
-        after = _decode(cursor, filters.as_dict(), inc.CURSOR_TYPES)
-        rows, last = inc.list_incidents(db, filters, after, limit)
+        _page_size(q.limit, settings.max_page_size)
+        filters = inc.IncidentFilters(_utc(q.since), _utc(q.until), q.country, q.admin, q.pcode, _bbox(q.bbox),
+                                      q.min_force_rank, q.min_reports, q.corroborated, q.incident_type)
+        after = _decode(q.cursor, filters.as_dict(), inc.CURSOR_TYPES)
+        rows, last = inc.list_incidents(db, filters, after, q.limit)
         return JSONResponse({"items": [inc.incident_item(r, hide) for r in rows],
                              "next": cur.encode(last, filters.as_dict()) if last else None})
 

@@ -10,6 +10,7 @@ that Redshift also runs (no row-value comparison).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Dict, List, Optional, Tuple
@@ -85,12 +86,21 @@ def select_list():
         else sql.Identifier(ident(c)) for c in INCIDENT_COLUMNS)
 
 
-def _page_query(schema: str, where: List[str], tail: str):
+@lru_cache(maxsize=1024)
+def _page_sql(schema: str, where: Tuple[str, ...], tail: str) -> str:
+    """The page statement for one combination of filters, composed once (identifiers quoted by
+    ``sql.Identifier``; the fragments come from :data:`CONDITIONS`, values stay placeholders)."""
     from psycopg import sql
 
     return sql.SQL("SELECT {cols} FROM {table}{where} ORDER BY first_seen DESC, incident_id DESC " + tail).format(
         cols=select_list(), table=sql.Identifier(ident(schema), "fact_incident"),
-        where=sql.SQL(" WHERE " + " AND ".join(where) if where else ""))
+        where=sql.SQL(" WHERE " + " AND ".join(where) if where else "")).as_string(None)
+
+
+def _page_query(schema: str, where: List[str], tail: str):
+    from psycopg import sql
+
+    return sql.SQL(_page_sql(schema, tuple(where), tail))
 
 
 def list_query(schema: str, filters: IncidentFilters, after: Optional[List[Any]], limit: int):
