@@ -10,9 +10,9 @@ that Redshift also runs (no row-value comparison).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Tuple
 
 from crisislake.serve.db import Database, ident
