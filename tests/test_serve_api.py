@@ -386,3 +386,9 @@ def test_serve_command_errors_are_one_line(args, env, message, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith(message) and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_misspelt_filter_is_refused_not_ignored(api):
+    r = get(api, "/incidents", contry="USA")
+
+    assert r.status_code == 422

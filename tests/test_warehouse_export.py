@@ -165,6 +165,16 @@ def test_rows_breaking_not_null_are_split_off_with_a_reason(spark):
         ("y", "t: NULL in NOT NULL column(s) event_type")]
 
 
+def test_review_queue_keeps_its_own_reason_column_through_the_not_null_split(spark):
+    source_df = spark.createDataFrame([(7, "relevance", "1", 0.61, 0.8, "below 0.800", "v1", "r0")], ej.REVIEW_SCHEMA)
+
+    good, bad = tr.split_not_null(tr.build_review_queue(source_df, "run-1"), m.REVIEW_QUEUE)
+
+    assert good.columns == m.REVIEW_QUEUE.column_names
+    assert [(r["tweet_id"], r["reason"], r["run_id"]) for r in good.collect()] == [(7, "below 0.800", "run-1")]
+    assert bad.count() == 0
+
+
 def test_file_count_is_a_multiple_of_slice_count():
     assert [ej.file_count(rows, 100, 4, 1) for rows in (0, 10, 50_000, 100_000)] == [4, 4, 8, 12]
 

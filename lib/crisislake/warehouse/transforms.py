@@ -95,12 +95,16 @@ def conform_to_model(table: m.Table) -> Callable[[DataFrame], DataFrame]:
     return inner
 
 
+# The flag column's name must not be a column of any table (review_queue has a ``reason``).
+VIOLATION = "_not_null_violation"
+
+
 def with_not_null_violations(df: DataFrame, table: m.Table) -> DataFrame:
-    """Add ``reason``: NULL when the row fits ``table``, else which NOT NULL columns are NULL."""
+    """Add :data:`VIOLATION`: NULL when the row fits ``table``, else which NOT NULL columns are NULL."""
     required = [c.name for c in table.columns if not c.nullable]
     missing = F.concat_ws(",", *[F.when(F.col(c).isNull(), F.lit(c)) for c in required]) if required else F.lit("")
     return df.withColumn(
-        "reason",
+        VIOLATION,
         F.when(missing != "", F.concat(F.lit(f"{table.name}: NULL in NOT NULL column(s) "), missing)),
     )
 
@@ -108,7 +112,8 @@ def with_not_null_violations(df: DataFrame, table: m.Table) -> DataFrame:
 def split_not_null(df: DataFrame, table: m.Table) -> Tuple[DataFrame, DataFrame]:
     """(rows the table accepts, rows with a NULL in a NOT NULL column + ``reason``)."""
     flagged = with_not_null_violations(df, table)
-    return flagged.filter(F.col("reason").isNull()).drop("reason"), flagged.filter(F.col("reason").isNotNull())
+    return (flagged.filter(F.col(VIOLATION).isNull()).drop(VIOLATION),
+            flagged.filter(F.col(VIOLATION).isNotNull()).withColumnRenamed(VIOLATION, "reason"))
 
 
 # ---- Facts --------------------------------------------------------------------------------
