@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/lib
 
-.PHONY: help setup services services-stop run models test lint bench build submit clean
+.PHONY: help setup services services-stop run serve report models test lint bench build submit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -34,6 +34,14 @@ run: services ## run the whole pipeline locally on data/sample/ into ./lake and 
 	WAREHOUSE_PSEUDONYM_KEY=$$(cat .services/pseudonym.key) \
 	CRISISLAKE_WAREHOUSE__POSTGRES_URL=$$($(PY) -c "import sys; sys.path.insert(0,'scripts'); import devservices; print(devservices.postgres_url())") \
 	  $(PY) -m crisislake.cli pipeline --sample data/sample
+
+serve: services ## after `make run`: the HTTP API on 127.0.0.1:8000 as read-only/reviewer roles (docs at /docs)
+	CRISISLAKE_WAREHOUSE__POSTGRES_URL=$$($(PY) -c "import sys; sys.path.insert(0,'scripts'); import devservices; print(devservices.postgres_url())") \
+	  $(PY) -m crisislake.cli serve --setup
+
+report: services ## after `make run`: write report.html (one offline file: charts, incident map, freshness)
+	CRISISLAKE_WAREHOUSE__POSTGRES_URL=$$($(PY) -c "import sys; sys.path.insert(0,'scripts'); import devservices; print(devservices.postgres_url())") \
+	  $(PY) -m crisislake.cli report --output report.html
 
 models: setup ## train the default classifiers into lake/models (reads ../shared/data when present)
 	$(PY) -m crisislake.cli train --task all

@@ -26,6 +26,11 @@ setup(
     ],
     extras_require={
         "local": ["numpy==1.26.4", "pandas==2.2.3", "orjson==3.11.4", "psycopg[binary]==3.3.9"],
+        # `crisislake serve` and `crisislake report` (not needed on EMR)
+        "serve": ["psycopg[binary]==3.3.9", "psycopg-pool==3.3.3", "fastapi==0.165.0", "uvicorn==0.55.0",
+                  "orjson==3.11.4", "swagger-ui-bundle-v2==5.31.0"],
+        "report": ["psycopg[binary]==3.3.9", "plotly==7.1.0"],
     },
+    package_data={"crisislake.report": ["assets/*"]},
     entry_points={"console_scripts": ["crisislake=crisislake.cli:main"]},
 )

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Install what the Python venv cannot: a JDK for Spark (and javac) and the PostgreSQL server used as the
-# local warehouse. Debian/Ubuntu packages; a no-op when both are present.
+# Install what the Python venv cannot: a JDK for Spark (and javac), the PostgreSQL server used as the
+# local warehouse, and Chromium (the report's browser test opens report.html in it, headless).
+# Debian/Ubuntu packages; a no-op when all are present.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,10 @@ if ! command -v javac >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql)
+fi
+# Debian names the browser chromium; Ubuntu's chromium is a snap stub, so set CRISISLAKE_CHROMIUM there.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${CRISISLAKE_CHROMIUM:-}" ]; then
+  need+=(chromium)
 fi
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0

@@ -68,36 +68,38 @@ COMMENT ON TABLE crisislake.dim_event_type IS 'ACLED''s ~25 event/sub-event type
 
 -- the biggest table; distributed on its MERGE key, sorted for date-range filters
 CREATE TABLE IF NOT EXISTS crisislake.fact_tweet (
-    tweet_id                 BIGINT NOT NULL,
-    created_at               TIMESTAMPTZ NOT NULL,
-    date_key                 INTEGER NOT NULL,
-    lang                     VARCHAR(16),
-    text                     VARCHAR(65535),
-    author_pseudonym         VARCHAR(64),
-    retweet_of_id            BIGINT,
-    quote_of_id              BIGINT,
-    reply_to_id              BIGINT,
-    location_key             VARCHAR(600),
-    place_country            VARCHAR(256),
-    place_name               VARCHAR(256),
-    lat                      DECIMAL(9,6),
-    lon                      DECIMAL(9,6),
-    relevance                VARCHAR(32),
-    relevance_confidence     DECIMAL(6,5),
-    disaster_type            VARCHAR(32),
-    disaster_type_confidence DECIMAL(6,5),
-    police_force             VARCHAR(32),
-    police_force_confidence  DECIMAL(6,5),
-    force_rank               VARCHAR(32),
-    force_rank_confidence    DECIMAL(6,5),
-    needs_review             BOOLEAN NOT NULL,
-    cluster_id               BIGINT,
-    is_canonical             BOOLEAN,
-    incident_id              VARCHAR(64),
-    source_uri               VARCHAR(1024) NOT NULL,
-    source_line              BIGINT,
-    ingested_at              TIMESTAMPTZ,
-    run_id                   VARCHAR(64) NOT NULL,
+    tweet_id                    BIGINT NOT NULL,
+    created_at                  TIMESTAMPTZ NOT NULL,
+    date_key                    INTEGER NOT NULL,
+    lang                        VARCHAR(16),
+    text                        VARCHAR(65535),
+    author_pseudonym            VARCHAR(64),
+    retweet_of_id               BIGINT,
+    quote_of_id                 BIGINT,
+    reply_to_id                 BIGINT,
+    location_key                VARCHAR(600),
+    place_country               VARCHAR(256),
+    place_name                  VARCHAR(256),
+    lat                         DECIMAL(9,6),
+    lon                         DECIMAL(9,6),
+    relevance                   VARCHAR(32),
+    relevance_confidence        DECIMAL(6,5),
+    disaster_type               VARCHAR(32),
+    disaster_type_confidence    DECIMAL(6,5),
+    police_force                VARCHAR(32),
+    police_force_confidence     DECIMAL(6,5),
+    force_rank                  VARCHAR(32),
+    force_rank_confidence       DECIMAL(6,5),
+    information_type            VARCHAR(32),
+    information_type_confidence DECIMAL(6,5),
+    needs_review                BOOLEAN NOT NULL,
+    cluster_id                  BIGINT,
+    is_canonical                BOOLEAN,
+    incident_id                 VARCHAR(64),
+    source_uri                  VARCHAR(1024) NOT NULL,
+    source_line                 BIGINT,
+    ingested_at                 TIMESTAMPTZ,
+    run_id                      VARCHAR(64) NOT NULL,
     PRIMARY KEY (tweet_id)
 )
 DISTSTYLE KEY
@@ -193,10 +195,25 @@ DISTKEY (incident_id)
 COMPOUND SORTKEY (first_seen)
 ENCODE AUTO;
 COMMENT ON TABLE crisislake.fact_incident IS 'distributed on its MERGE key; sorted by first report';
-COMMENT ON COLUMN crisislake.fact_incident.date_key IS 'date of first_seen';
+COMMENT ON COLUMN crisislake.fact_incident.incident_id IS 'stable id';
+COMMENT ON COLUMN crisislake.fact_incident.first_seen IS 'earliest report';
+COMMENT ON COLUMN crisislake.fact_incident.last_seen IS 'latest report';
+COMMENT ON COLUMN crisislake.fact_incident.date_key IS 'yyyymmdd of first_seen';
+COMMENT ON COLUMN crisislake.fact_incident.n_reports IS 'tweets in the incident';
+COMMENT ON COLUMN crisislake.fact_incident.representative_text IS 'the canonical report''s text (handles pseudonymised)';
+COMMENT ON COLUMN crisislake.fact_incident.place IS 'display name, e.g. ''Minneapolis, Minnesota, USA''';
+COMMENT ON COLUMN crisislake.fact_incident.latitude IS 'null when unknown';
+COMMENT ON COLUMN crisislake.fact_incident.longitude IS 'null when unknown';
+COMMENT ON COLUMN crisislake.fact_incident.place_confidence IS '0..1, null when no place';
+COMMENT ON COLUMN crisislake.fact_incident.incident_type IS 'e.g. police_violence, flood, earthquake';
+COMMENT ON COLUMN crisislake.fact_incident.force_rank IS '0..5, max over reports; null if none';
 COMMENT ON COLUMN crisislake.fact_incident.labels IS 'comma-separated, sorted';
+COMMENT ON COLUMN crisislake.fact_incident.corroborated IS 'at least one independent record matches';
+COMMENT ON COLUMN crisislake.fact_incident.corroboration_score IS '0..1, null when nothing matched';
+COMMENT ON COLUMN crisislake.fact_incident.acled_event_ids IS 'comma-separated ACLED event_id_cnty';
+COMMENT ON COLUMN crisislake.fact_incident.reported_incident_ids IS 'comma-separated curated/reported_incidents ids';
 
--- the evidence of each incident; distributed like fact_incident so the join stays on one node
+-- the evidence of each incident; co-located with fact_incident on incident_id
 CREATE TABLE IF NOT EXISTS crisislake.bridge_incident_tweet (
     incident_id      VARCHAR(64) NOT NULL,
     tweet_id         BIGINT NOT NULL,
@@ -211,8 +228,11 @@ DISTSTYLE KEY
 DISTKEY (incident_id)
 COMPOUND SORTKEY (incident_id)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.bridge_incident_tweet IS 'the evidence of each incident; co-located with fact_incident on incident_id';
+COMMENT ON COLUMN crisislake.bridge_incident_tweet.tweet_id IS 'joins fact_tweet';
+COMMENT ON COLUMN crisislake.bridge_incident_tweet.tweet_url IS 'https://twitter.com/i/web/status/<tweet_id> (no handle)';
 
--- what confirms each incident; distributed like fact_incident
+-- what confirms each incident; co-located with fact_incident on incident_id
 CREATE TABLE IF NOT EXISTS crisislake.bridge_incident_corroboration (
     incident_id VARCHAR(64) NOT NULL,
     source      VARCHAR(32) NOT NULL,
@@ -228,6 +248,54 @@ DISTSTYLE KEY
 DISTKEY (incident_id)
 COMPOUND SORTKEY (incident_id)
 ENCODE AUTO;
+COMMENT ON TABLE crisislake.bridge_incident_corroboration IS 'what confirms each incident; co-located with fact_incident on incident_id';
+COMMENT ON COLUMN crisislake.bridge_incident_corroboration.source IS 'acled | reported_incidents';
+COMMENT ON COLUMN crisislake.bridge_incident_corroboration.source_id IS 'event_id_cnty or the reported incident''s id';
+COMMENT ON COLUMN crisislake.bridge_incident_corroboration.url IS 'first evidence/source link, when the source has one';
+
+-- enriched/review_queue: predictions below the review threshold; read most uncertain first
+CREATE TABLE IF NOT EXISTS crisislake.review_queue (
+    tweet_id      BIGINT NOT NULL,
+    task          VARCHAR(32) NOT NULL,
+    label         VARCHAR(32),
+    confidence    DECIMAL(6,5),
+    threshold     DECIMAL(6,5),
+    reason        VARCHAR(256),
+    model_version VARCHAR(64) NOT NULL,
+    run_id        VARCHAR(64) NOT NULL,
+    PRIMARY KEY (tweet_id, task, model_version)
+)
+DISTSTYLE KEY
+DISTKEY (tweet_id)
+COMPOUND SORTKEY (confidence)
+ENCODE AUTO;
+COMMENT ON TABLE crisislake.review_queue IS 'enriched/review_queue: predictions below the review threshold; read most uncertain first';
+COMMENT ON COLUMN crisislake.review_queue.label IS 'the model''s label awaiting review';
+COMMENT ON COLUMN crisislake.review_queue.threshold IS 'the task''s review threshold';
+
+-- append-only reviewer decisions, written by `crisislake serve`; copied to enriched/review_decisions
+CREATE TABLE IF NOT EXISTS crisislake.review_decisions (
+    decision_id   VARCHAR(64) NOT NULL,
+    tweet_id      BIGINT NOT NULL,
+    task          VARCHAR(32) NOT NULL,
+    decision      VARCHAR(16) NOT NULL,
+    label         VARCHAR(32),
+    model_label   VARCHAR(32),
+    model_version VARCHAR(64),
+    reviewer      VARCHAR(64) NOT NULL,
+    decided_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (decision_id)
+)
+DISTSTYLE KEY
+DISTKEY (tweet_id)
+COMPOUND SORTKEY (decided_at)
+ENCODE AUTO;
+COMMENT ON TABLE crisislake.review_decisions IS 'append-only reviewer decisions, written by `crisislake serve`; copied to enriched/review_decisions';
+COMMENT ON COLUMN crisislake.review_decisions.decision_id IS 'hex SHA-256 of reviewer, tweet, task, decision, label, previous decision';
+COMMENT ON COLUMN crisislake.review_decisions.decision IS 'confirm | reject | relabel';
+COMMENT ON COLUMN crisislake.review_decisions.label IS 'confirm/reject: the model''s label judged; relabel: the correct label';
+COMMENT ON COLUMN crisislake.review_decisions.model_label IS 'the model''s label when the decision was made';
+COMMENT ON COLUMN crisislake.review_decisions.decided_at IS 'UTC';
 
 -- one row per table per load; read by every load's exactly-once check
 CREATE TABLE IF NOT EXISTS crisislake.load_audit (

@@ -41,6 +41,8 @@ def sources(spark, tweets=(), labels=(), review=(), clusters=(), incidents=(), t
         "tweet_clusters": spark.createDataFrame(list(clusters), ej.CLUSTERS_SCHEMA),
         "incidents": spark.createDataFrame(list(incidents), ej.INCIDENTS_SCHEMA),
         "tweet_incidents": spark.createDataFrame(list(tweet_incidents), ej.TWEET_INCIDENTS_SCHEMA),
+        "incident_tweets": spark.createDataFrame([], ej.INCIDENT_TWEETS_SCHEMA),
+        "incident_corroboration": spark.createDataFrame([], ej.INCIDENT_CORROBORATION_SCHEMA),
         "conflict_events": spark.createDataFrame(list(events), ej.CONFLICT_EVENTS_SCHEMA),
         "admin_pcodes": spark.createDataFrame(list(pcodes), ej.ADMIN_PCODES_SCHEMA),
         "incident_tweets": spark.createDataFrame([], ej.INCIDENT_TWEETS_SCHEMA),
@@ -163,6 +165,16 @@ def test_rows_breaking_not_null_are_split_off_with_a_reason(spark):
     assert [r["sub_event_type"] for r in good.collect()] == ["x"]
     assert [(r["sub_event_type"], r["reason"]) for r in bad.collect()] == [
         ("y", "t: NULL in NOT NULL column(s) event_type")]
+
+
+def test_review_queue_keeps_its_own_reason_column_through_the_not_null_split(spark):
+    source_df = spark.createDataFrame([(7, "relevance", "1", 0.61, 0.8, "below 0.800", "v1", "r0")], ej.REVIEW_SCHEMA)
+
+    good, bad = tr.split_not_null(tr.build_review_queue(source_df, "run-1"), m.REVIEW_QUEUE)
+
+    assert good.columns == m.REVIEW_QUEUE.column_names
+    assert [(r["tweet_id"], r["reason"], r["run_id"]) for r in good.collect()] == [(7, "below 0.800", "run-1")]
+    assert bad.count() == 0
 
 
 def test_file_count_is_a_multiple_of_slice_count():

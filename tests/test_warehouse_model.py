@@ -34,8 +34,8 @@ def test_redshift_dimension_is_replicated_to_every_node():
 def test_redshift_fact_is_distributed_on_its_key_and_sorted_by_time():
     ddl = m.render_table(m.FACT_TWEET, "redshift", "crisislake")
     assert ddl.endswith(")\nDISTSTYLE KEY\nDISTKEY (tweet_id)\nCOMPOUND SORTKEY (created_at)\nENCODE AUTO;\n")
-    assert "    created_at               TIMESTAMPTZ NOT NULL,\n" in ddl
-    assert "    relevance_confidence     DECIMAL(6,5),\n" in ddl
+    assert "    created_at                  TIMESTAMPTZ NOT NULL,\n" in ddl
+    assert "    relevance_confidence        DECIMAL(6,5),\n" in ddl
 
 
 def test_postgres_ddl_has_the_same_columns_without_redshift_attributes():
@@ -73,4 +73,4 @@ def test_load_audit_is_not_exported():
     assert [t.name for t in m.EXPORTED] == [
         "dim_date", "dim_location", "dim_disaster_type", "dim_event_type",
         "fact_tweet", "fact_conflict_event", "fact_incident", "bridge_incident_tweet",
-        "bridge_incident_corroboration"]
+        "bridge_incident_corroboration", "review_queue"]

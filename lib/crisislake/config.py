@@ -79,6 +79,27 @@ class HdxSettings:
 
 
 @dataclass
+class ServeSettings:
+    """``crisislake serve``: where it listens and how it reaches the warehouse.
+
+    DSNs and token hashes come from the environment (``CRISISLAKE_SERVE__READ_URL``,
+    ``CRISISLAKE_SERVE__WRITE_URL``, ``CRISISLAKE_SERVE__API_TOKENS``), never from a file in the repo.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    read_url: str = ""  # the read-only role's DSN: every GET
+    write_url: str = ""  # the reviewer role's DSN: POST /review (INSERT on review_decisions only)
+    api_tokens: str = ""  # "reviewer:sha256hex,reviewer2:sha256hex" (hashes, never tokens)
+    reader_role: str = "crisislake_reader"
+    reviewer_role: str = "crisislake_reviewer"
+    cors_origins: List[str] = field(default_factory=list)  # empty: no CORS headers at all
+    max_page_size: int = 200
+    pool_size: int = 8
+    statement_timeout_ms: int = 5000
+
+
+@dataclass
 class Config:
     env: str = "local"
     lake_root: str = "./lake"
@@ -86,6 +107,7 @@ class Config:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     hdx: HdxSettings = field(default_factory=HdxSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     pseudonymise_handles: bool = True
 
     def zone(self, zone: str) -> str:

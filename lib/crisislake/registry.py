@@ -157,6 +157,25 @@ JOBS: Tuple[Job, ...] = (
         examples=("crisislake load", "crisislake load --dry-run --set warehouse.backend=redshift"),
     ),
     Job(
+        "sync-reviews", "crisislake.serve.sync_job",
+        "copy new reviewer decisions from the warehouse into enriched/review_decisions",
+        reads=("warehouse review_decisions",), writes=("enriched/review_decisions",), pipeline=True,
+        examples=("crisislake sync-reviews", "crisislake sync-reviews --full"),
+    ),
+    Job(
+        "serve", "crisislake.serve.job",
+        "the HTTP API: incidents, marts, review queue and reviewer decisions",
+        reads=("warehouse", "marts/*"), writes=("warehouse review_decisions",), spark=False, own_output=True,
+        examples=("crisislake serve --setup", "crisislake serve setup",
+                  "crisislake serve token --reviewer alice"),
+    ),
+    Job(
+        "report", "crisislake.report.job",
+        "write one self-contained offline HTML report",
+        reads=("warehouse", "marts/*"), writes=("an HTML file",), spark=False, own_output=True,
+        examples=("crisislake report --output report.html",),
+    ),
+    Job(
         "redshift-backup", "crisislake.warehouse.backup_job",
         "Redshift snapshots: take, schedule, restore",
         reads=("Redshift",), writes=("Redshift snapshots",), spark=False,

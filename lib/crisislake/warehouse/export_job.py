@@ -94,6 +94,17 @@ TWEET_INCIDENTS_SCHEMA = T.StructType([
     T.StructField("tweet_id", T.LongType()), T.StructField("incident_id", T.StringType()),
     T.StructField("run_id", T.StringType()),
 ])
+INCIDENT_TWEETS_SCHEMA = T.StructType([
+    T.StructField("incident_id", T.StringType()), T.StructField("tweet_id", T.LongType()),
+    T.StructField("tweet_url", T.StringType()), T.StructField("created_at", T.TimestampType()),
+    T.StructField("is_canonical", T.BooleanType()), T.StructField("run_id", T.StringType()),
+])
+INCIDENT_CORROBORATION_SCHEMA = T.StructType([
+    T.StructField("incident_id", T.StringType()), T.StructField("source", T.StringType()),
+    T.StructField("source_id", T.StringType()), T.StructField("score", T.DoubleType()),
+    T.StructField("event_date", T.DateType()), T.StructField("description", T.StringType()),
+    T.StructField("url", T.StringType()), T.StructField("run_id", T.StringType()),
+])
 _ACLED_TEXT = [
     "event_id_cnty", "time_precision", "disorder_type", "event_type", "sub_event_type", "actor1",
     "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2", "interaction", "civilian_targeting",
@@ -185,6 +196,7 @@ def build_tables(spark: SparkSession, sources: Dict[str, DataFrame], key: Option
         "fact_incident": fact_incident,
         "bridge_incident_tweet": tr.build_bridge_incident_tweet(sources["incident_tweets"], sources["tweets"], key, run_id),
         "bridge_incident_corroboration": tr.build_bridge_incident_corroboration(sources["incident_corroboration"], run_id),
+        "review_queue": tr.build_review_queue(sources["review_queue"], run_id),
     }
     return {t.name: tables[t.name] for t in m.EXPORTED}
 
@@ -262,11 +274,11 @@ def export_table(
     flagged = tr.with_not_null_violations(df, table).persist()
     try:
         total, bad_rows = flagged.agg(
-            F.count(F.lit(1)), F.coalesce(F.sum((F.col("reason").isNotNull()).cast("long")), F.lit(0))).first()
-        good = flagged.filter(F.col("reason").isNull()).drop("reason")
+            F.count(F.lit(1)), F.coalesce(F.sum((F.col(tr.VIOLATION).isNotNull()).cast("long")), F.lit(0))).first()
+        good = flagged.filter(F.col(tr.VIOLATION).isNull()).drop(tr.VIOLATION)
         quarantined = 0
         if bad_rows:
-            quarantined = _quarantine(spark, config, table, flagged.filter(F.col("reason").isNotNull()), run_id)
+            quarantined = _quarantine(spark, config, table, flagged.filter(F.col(tr.VIOLATION).isNotNull()), run_id)
         out_dir = export_dir(config.zone("exports"), table.name, run_id)
         written = write_export(spark, good, table, out_dir, slice_count, target_file_mb, total - bad_rows)
     finally:
@@ -315,10 +327,10 @@ def _quarantine(spark: SparkSession, config: Config, table: m.Table, bad: DataFr
     """Rows the warehouse would refuse go to ``quarantine/warehouse_<table>`` (payload as JSON)."""
     source = F.col("source_uri") if "source_uri" in bad.columns else F.lit(f"warehouse:{table.name}")
     line = F.col("source_line") if "source_line" in bad.columns else F.lit(None).cast("long")
-    payload_cols = [c for c in bad.columns if c != "reason"]
+    payload_cols = [c for c in bad.columns if c != tr.VIOLATION]
     shaped = bad.select(
         F.coalesce(source, F.lit(f"warehouse:{table.name}")).alias("source_uri"), line.alias("source_line"),
-        F.to_json(F.struct(*payload_cols)).alias("raw_payload"), "reason",
+        F.to_json(F.struct(*payload_cols)).alias("raw_payload"), F.col(tr.VIOLATION).alias("reason"),
     )
     rows = delta_io.to_quarantine(shaped, run_id)
     return delta_io.write_quarantine(spark, rows, config.table("quarantine", f"warehouse_{table.name}"))

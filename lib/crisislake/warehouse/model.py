@@ -256,6 +256,8 @@ FACT_TWEET = Table(
         _c("police_force_confidence", CONFIDENCE),
         _c("force_rank", LABEL),
         _c("force_rank_confidence", CONFIDENCE),
+        _c("information_type", LABEL),
+        _c("information_type_confidence", CONFIDENCE),
         _c("needs_review", BOOLEAN, False, "a label of this tweet is in the review queue"),
         _c("cluster_id", BIGINT),
         _c("is_canonical", BOOLEAN),
@@ -318,27 +320,27 @@ FACT_CONFLICT_EVENT = Table(
 FACT_INCIDENT = Table(
     "fact_incident",
     (
-        _c("incident_id", VARCHAR(64), False),
-        _c("first_seen", TIMESTAMPTZ, False),
-        _c("last_seen", TIMESTAMPTZ, False),
-        _c("date_key", INTEGER, False, "date of first_seen"),
-        _c("n_reports", BIGINT, False),
-        _c("representative_text", VARCHAR(MAX_VARCHAR), comment="the canonical report; @handles pseudonymised"),
-        _c("place", VARCHAR(512), comment="display name, e.g. Minneapolis, Minnesota, USA"),
-        _c("latitude", COORD),
-        _c("longitude", COORD),
+        _c("incident_id", VARCHAR(64), False, "stable id"),
+        _c("first_seen", TIMESTAMPTZ, False, "earliest report"),
+        _c("last_seen", TIMESTAMPTZ, False, "latest report"),
+        _c("date_key", INTEGER, False, "yyyymmdd of first_seen"),
+        _c("n_reports", BIGINT, False, "tweets in the incident"),
+        _c("representative_text", VARCHAR(MAX_VARCHAR), comment="the canonical report's text (handles pseudonymised)"),
+        _c("place", VARCHAR(512), comment="display name, e.g. 'Minneapolis, Minnesota, USA'"),
+        _c("latitude", COORD, comment="null when unknown"),
+        _c("longitude", COORD, comment="null when unknown"),
         _c("country_iso3", VARCHAR(3)),
         _c("admin1_name", VARCHAR(256)),
-        _c("admin1_pcode", VARCHAR(32), comment="HDX p-code; US states: US + FIPS code"),
+        _c("admin1_pcode", VARCHAR(32)),
         _c("admin2_name", VARCHAR(256)),
         _c("admin2_pcode", VARCHAR(32)),
-        _c("place_confidence", DECIMAL(4, 3), comment="0..1, NULL when no place"),
-        _c("incident_type", VARCHAR(64)),
-        _c("force_rank", SMALLINT, comment="0..5, max over the reports"),
+        _c("place_confidence", DECIMAL(4, 3), comment="0..1, null when no place"),
+        _c("incident_type", VARCHAR(64), comment="e.g. police_violence, flood, earthquake"),
+        _c("force_rank", SMALLINT, comment="0..5, max over reports; null if none"),
         _c("labels", VARCHAR(1024), comment="comma-separated, sorted"),
-        _c("corroborated", BOOLEAN, False, "an independent record matches"),
-        _c("corroboration_score", DECIMAL(4, 3)),
-        _c("acled_event_ids", VARCHAR(4096), comment="comma-separated event_id_cnty"),
+        _c("corroborated", BOOLEAN, False, "at least one independent record matches"),
+        _c("corroboration_score", DECIMAL(4, 3), comment="0..1, null when nothing matched"),
+        _c("acled_event_ids", VARCHAR(4096), comment="comma-separated ACLED event_id_cnty"),
         _c("reported_incident_ids", VARCHAR(4096), comment="comma-separated curated/reported_incidents ids"),
         _c("run_id", RUN_ID, False),
     ),
@@ -358,7 +360,7 @@ BRIDGE_INCIDENT_TWEET = Table(
         _c("run_id", RUN_ID, False),
     ),
     key=("incident_id", "tweet_id"), diststyle="KEY", distkey="incident_id", sortkey=("incident_id",),
-    why="the evidence of each incident; distributed like fact_incident so the join stays on one node",
+    why="the evidence of each incident; co-located with fact_incident on incident_id",
 )
 
 BRIDGE_INCIDENT_CORROBORATION = Table(
@@ -370,11 +372,45 @@ BRIDGE_INCIDENT_CORROBORATION = Table(
         _c("score", DECIMAL(4, 3), False),
         _c("event_date", DATE),
         _c("description", VARCHAR(MAX_VARCHAR)),
-        _c("url", VARCHAR(2048), comment="first evidence/source link"),
+        _c("url", VARCHAR(2048), comment="first evidence/source link, when the source has one"),
         _c("run_id", RUN_ID, False),
     ),
     key=("incident_id", "source", "source_id"), diststyle="KEY", distkey="incident_id", sortkey=("incident_id",),
-    why="what confirms each incident; distributed like fact_incident",
+    why="what confirms each incident; co-located with fact_incident on incident_id",
+)
+
+REVIEW_QUEUE = Table(
+    "review_queue",
+    (
+        _c("tweet_id", BIGINT, False),
+        _c("task", VARCHAR(32), False),
+        _c("label", LABEL, comment="the model's label awaiting review"),
+        _c("confidence", CONFIDENCE),
+        _c("threshold", CONFIDENCE, comment="the task's review threshold"),
+        _c("reason", VARCHAR(256)),
+        _c("model_version", VARCHAR(64), False),
+        _c("run_id", RUN_ID, False),
+    ),
+    key=("tweet_id", "task", "model_version"), diststyle="KEY", distkey="tweet_id", sortkey=("confidence",),
+    why="enriched/review_queue: predictions below the review threshold; read most uncertain first",
+)
+
+REVIEW_DECISIONS = Table(
+    "review_decisions",
+    (
+        _c("decision_id", VARCHAR(64), False, "hex SHA-256 of reviewer, tweet, task, decision, label, previous decision"),
+        _c("tweet_id", BIGINT, False),
+        _c("task", VARCHAR(32), False),
+        _c("decision", VARCHAR(16), False, "confirm | reject | relabel"),
+        _c("label", LABEL, comment="confirm/reject: the model's label judged; relabel: the correct label"),
+        _c("model_label", LABEL, comment="the model's label when the decision was made"),
+        _c("model_version", VARCHAR(64)),
+        _c("reviewer", VARCHAR(64), False),
+        _c("decided_at", TIMESTAMPTZ, False, "UTC"),
+    ),
+    key=("decision_id",), diststyle="KEY", distkey="tweet_id", sortkey=("decided_at",),
+    why="append-only reviewer decisions, written by `crisislake serve`; copied to enriched/review_decisions",
+    exported=False,
 )
 
 LOAD_AUDIT = Table(
@@ -398,7 +434,8 @@ LOAD_AUDIT = Table(
 # Load order: dimensions first, so a dashboard never sees a fact whose dimension row is missing.
 TABLES: Tuple[Table, ...] = (
     DIM_DATE, DIM_LOCATION, DIM_DISASTER_TYPE, DIM_EVENT_TYPE,
-    FACT_TWEET, FACT_CONFLICT_EVENT, FACT_INCIDENT, BRIDGE_INCIDENT_TWEET, BRIDGE_INCIDENT_CORROBORATION, LOAD_AUDIT,
+    FACT_TWEET, FACT_CONFLICT_EVENT, FACT_INCIDENT, BRIDGE_INCIDENT_TWEET, BRIDGE_INCIDENT_CORROBORATION,
+    REVIEW_QUEUE, REVIEW_DECISIONS, LOAD_AUDIT,
 )
 BY_NAME: Dict[str, Table] = {t.name: t for t in TABLES}
 EXPORTED: Tuple[Table, ...] = tuple(t for t in TABLES if t.exported)

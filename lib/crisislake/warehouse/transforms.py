@@ -12,10 +12,12 @@ from typing import Callable, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from crisislake.warehouse import model as m
 
-LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank")
+LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank", "information_type")
+TWEET_URL = "https://twitter.com/i/web/status/"
 
 DISASTER_TYPES: Tuple[Tuple[str, str, str], ...] = (
     ("earthquake", "natural", "Earthquake or aftershock"),
@@ -93,12 +95,16 @@ def conform_to_model(table: m.Table) -> Callable[[DataFrame], DataFrame]:
     return inner
 
 
+# The flag column's name must not be a column of any table (review_queue has a ``reason``).
+VIOLATION = "_not_null_violation"
+
+
 def with_not_null_violations(df: DataFrame, table: m.Table) -> DataFrame:
-    """Add ``reason``: NULL when the row fits ``table``, else which NOT NULL columns are NULL."""
+    """Add :data:`VIOLATION`: NULL when the row fits ``table``, else which NOT NULL columns are NULL."""
     required = [c.name for c in table.columns if not c.nullable]
     missing = F.concat_ws(",", *[F.when(F.col(c).isNull(), F.lit(c)) for c in required]) if required else F.lit("")
     return df.withColumn(
-        "reason",
+        VIOLATION,
         F.when(missing != "", F.concat(F.lit(f"{table.name}: NULL in NOT NULL column(s) "), missing)),
     )
 
@@ -106,7 +112,8 @@ def with_not_null_violations(df: DataFrame, table: m.Table) -> DataFrame:
 def split_not_null(df: DataFrame, table: m.Table) -> Tuple[DataFrame, DataFrame]:
     """(rows the table accepts, rows with a NULL in a NOT NULL column + ``reason``)."""
     flagged = with_not_null_violations(df, table)
-    return flagged.filter(F.col("reason").isNull()).drop("reason"), flagged.filter(F.col("reason").isNotNull())
+    return (flagged.filter(F.col(VIOLATION).isNull()).drop(VIOLATION),
+            flagged.filter(F.col(VIOLATION).isNotNull()).withColumnRenamed(VIOLATION, "reason"))
 
 
 # ---- Facts --------------------------------------------------------------------------------
@@ -206,6 +213,11 @@ def build_fact_incident(incidents: DataFrame, pseudonym_key: Optional[bytes], ru
         .withColumn("run_id", F.lit(run_id))
     )
     return df.transform(conform_to_model(m.FACT_INCIDENT))
+
+
+def build_review_queue(review_queue: DataFrame, run_id: str) -> DataFrame:
+    """``review_queue``: ``enriched/review_queue`` as it is (one row per tweet, task, model version)."""
+    return review_queue.withColumn("run_id", F.lit(run_id)).transform(conform_to_model(m.REVIEW_QUEUE))
 
 
 def build_bridge_incident_tweet(evidence: DataFrame, tweets: DataFrame, pseudonym_key: Optional[bytes],

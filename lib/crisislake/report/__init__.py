@@ -1,0 +1,1 @@
+"""``crisislake report``: one self-contained, offline HTML file with charts and a map."""

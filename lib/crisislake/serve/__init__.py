@@ -1,0 +1,1 @@
+"""``crisislake serve``: the HTTP API over the warehouse (incidents, marts, review queue, decisions)."""
