@@ -198,7 +198,7 @@ def _ratio(num: Column, den: Column) -> Column:
 
 
 def pair_features(tweets: DataFrame, pairs: DataFrame) -> DataFrame:
-    """``node, other`` + every feature of FEATURES (doubles) + ``conflict`` and ``forced``."""
+    """``node, other`` + every feature of FEATURES (doubles) + ``conflict``, ``forced`` and ``both_worded``."""
     cols = ["event_ms", "rank", "words", "idf", "idf_total", "tags", "entities", "force", "follow_up", "places",
             "veto_places", "veto_states", "urls", "author_id", "reply_to_id", "quote_of_id"]
     a = tweets.select("node", *[F.col(c).alias(f"{c}_1") for c in cols])
@@ -227,6 +227,7 @@ def pair_features(tweets: DataFrame, pairs: DataFrame) -> DataFrame:
         places_conflict(F.col("veto_places_1"), F.col("veto_states_1"), F.col("veto_places_2"),
                         F.col("veto_states_2")).alias("conflict"),
         F.coalesce(chained | _shared("urls_1", "urls_2"), F.lit(False)).alias("forced"),
+        ((F.size("words_1") > 0) & (F.size("words_2") > 0)).alias("both_worded"),
     )
 
 
@@ -242,7 +243,10 @@ def link_score(params: IncidentParams) -> Column:
 def incident_edges(tweets: DataFrame, params: IncidentParams) -> DataFrame:
     """``src, dst`` links between reports of one incident (see the module docstring)."""
     scored = pair_features(tweets, candidate_pairs(tweets, params)).where(F.col("dt_ms") <= params.window_ms)
-    keep = (F.col("forced") & F.lit(params.use_forced_links)) | (link_score(params) >= F.lit(params.threshold))
+    # A report without content words (empty, only links or stop words) is linked only by a
+    # reply/quote chain or a shared URL: time and place alone say nothing about which incident.
+    scored_link = F.col("both_worded") & (link_score(params) >= F.lit(params.threshold))
+    keep = (F.col("forced") & F.lit(params.use_forced_links)) | scored_link
     return scored.where(~F.col("conflict") & keep).select(F.col("node").alias("src"), F.col("other").alias("dst"))
 
 
