@@ -44,20 +44,31 @@ class HashParams:
     char_sizes: Tuple[int, ...] = (2, 3, 4, 5)
     word_bigrams: bool = True
     keep_retweet: bool = True
+    # Optional block 2: one feature per (name, regex) worth ``lexicon_weight`` when the normalised
+    # text matches, outside the IDF and the L2 norm (see features.TYPE_LEXICON for why).
+    lexicon: Tuple[Tuple[str, str], ...] = ()
+    lexicon_weight: float = 0.0
 
     @property
     def n_features(self) -> int:
-        return 2 << self.bits
+        return (2 << self.bits) + len(self.lexicon)
+
+    def text_key(self) -> Tuple[object, ...]:
+        """Equal for two settings whose word and char features are the same (lexicon aside)."""
+        return (self.bits, tuple(self.char_sizes), self.word_bigrams, self.keep_retweet)
 
     def to_dict(self) -> Dict[str, object]:
         out = asdict(self)
         out["char_sizes"] = list(self.char_sizes)
+        out["lexicon"] = [list(kv) for kv in self.lexicon]
         return out
 
     @classmethod
     def from_dict(cls, d: Dict[str, object]) -> HashParams:
         return cls(bits=int(d["bits"]), char_sizes=tuple(int(n) for n in d["char_sizes"]),
-                   word_bigrams=bool(d["word_bigrams"]), keep_retweet=bool(d["keep_retweet"]))
+                   word_bigrams=bool(d["word_bigrams"]), keep_retweet=bool(d["keep_retweet"]),
+                   lexicon=tuple((str(k), str(v)) for k, v in d.get("lexicon", [])),
+                   lexicon_weight=float(d.get("lexicon_weight", 0.0)))
 
 
 def normalise(text: Optional[str], keep_retweet: bool = True) -> str:
@@ -99,6 +110,8 @@ def char_hashes(texts: Sequence[str], sizes: Iterable[int], bits: int) -> Tuple[
         ok = (seps[n - 1:n - 1 + m] - seps[:m] == 0) & (codes[:m] != 0)
         if n > 2:  # no space strictly inside the window: n-grams of one padded word
             ok &= spaces[n - 2:n - 2 + m] - spaces[:m] == 0
+        else:  # not the two spaces that pad an empty text
+            ok &= (codes[:m] != 32) | (codes[1:1 + m] != 32)
         at = np.nonzero(ok)[0]
         mixed = (h[at] ^ np.uint32((n * 0x9E3779B9) & 0xFFFFFFFF)) * _MIX
         slots.append((mixed >> shift).astype(np.int64))
@@ -121,39 +134,68 @@ def word_hashes(texts: Sequence[str], bits: int, bigrams: bool = True) -> Tuple[
     return np.asarray(rows, dtype=np.int64), np.asarray(slots, dtype=np.int64)
 
 
-def term_counts(texts: Sequence[Optional[str]], params: HashParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR arrays ``(indptr, indices, values)`` of the sublinear term frequencies of ``texts``
-    (raw texts; normalised here). Columns: words in ``[0, 2^bits)``, char n-grams after them.
-    """
-    norm = [normalise(t, params.keep_retweet) for t in texts]
+def base_counts(norm: Sequence[str], params: HashParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays ``(indptr, indices, values)`` of the sublinear term frequencies of normalised
+    texts: words in ``[0, 2^bits)``, char n-grams in ``[2^bits, 2^(bits+1))``."""
     wr, ws = word_hashes(norm, params.bits, params.word_bigrams)
     cr, cs = char_hashes(norm, params.char_sizes, params.bits)
     rows = np.concatenate([wr, cr])
     cols = np.concatenate([ws, cs + (1 << params.bits)])
-    key = rows * params.n_features + cols
-    uniq, counts = np.unique(key, return_counts=True)
-    r, c = np.divmod(uniq, params.n_features)
+    width = 2 << params.bits
+    uniq, counts = np.unique(rows * width + cols, return_counts=True)
+    r, c = np.divmod(uniq, width)
     indptr = np.zeros(len(norm) + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=len(norm)), out=indptr[1:])
     return indptr, c.astype(np.int64), (1.0 + np.log(counts)).astype(np.float32)
 
 
+def add_lexicon(csr: Tuple[np.ndarray, np.ndarray, np.ndarray], norm: Sequence[str],
+                params: HashParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``csr`` plus the lexicon features (block 2) of ``params`` (unchanged without a lexicon)."""
+    if not params.lexicon:
+        return csr
+    indptr, indices, values = csr
+    patterns = [re.compile(p) for _, p in params.lexicon]
+    first = 2 << params.bits
+    hits = [[first + j for j, p in enumerate(patterns) if p.search(t)] for t in norm]
+    extra = np.asarray([len(h) for h in hits], dtype=np.int64)
+    rows = np.concatenate([np.repeat(np.arange(len(norm)), np.diff(indptr)),
+                           np.repeat(np.arange(len(norm)), extra)])
+    cols = np.concatenate([indices, np.asarray([c for h in hits for c in h], dtype=np.int64)])
+    vals = np.concatenate([values, np.full(int(extra.sum()), params.lexicon_weight, dtype=np.float32)])
+    order = np.argsort(rows, kind="stable")
+    new_indptr = np.zeros(len(norm) + 1, dtype=np.int64)
+    np.cumsum(np.diff(indptr) + extra, out=new_indptr[1:])
+    return new_indptr, cols[order], vals[order]
+
+
+def term_counts(texts: Sequence[Optional[str]], params: HashParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays of the features of raw ``texts`` (normalised here): :func:`base_counts` and,
+    with a lexicon, :func:`add_lexicon`."""
+    norm = [normalise(t, params.keep_retweet) for t in texts]
+    return add_lexicon(base_counts(norm, params), norm, params)
+
+
 def l2_per_block(indptr: np.ndarray, indices: np.ndarray, weighted: np.ndarray, bits: int) -> np.ndarray:
     """``weighted`` (a value per stored entry, e.g. TF x IDF) L2-normalised per row and block
-    (words, chars), as scikit-learn's FeatureUnion of two normalised TF-IDF blocks."""
+    (words, chars), as scikit-learn's FeatureUnion of two normalised TF-IDF blocks; lexicon
+    features (block 2) keep their value."""
     rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-    block = (indices >> bits).astype(np.int64)
-    seg = rows * 2 + block
-    sq = np.bincount(seg, weights=weighted.astype(np.float64) ** 2, minlength=2 * (len(indptr) - 1))
-    norms = np.sqrt(sq)[seg]
+    block = np.minimum(indices >> bits, 2).astype(np.int64)
+    seg = rows * 3 + block
+    sq = np.bincount(seg, weights=weighted.astype(np.float64) ** 2, minlength=3 * (len(indptr) - 1))
+    norms = np.where(block == 2, 1.0, np.sqrt(sq)[seg])
     return np.where(norms > 0, weighted / np.where(norms > 0, norms, 1.0), 0.0).astype(np.float32)
 
 
-def idf_weights(indptr: np.ndarray, indices: np.ndarray, n_features: int, min_df: int = 2) -> np.ndarray:
+def idf_weights(indptr: np.ndarray, indices: np.ndarray, params: HashParams, min_df: int = 2) -> np.ndarray:
     """Smoothed IDF (scikit-learn's ``log((1 + n) / (1 + df)) + 1``); 0 for terms in fewer
-    than ``min_df`` documents, which so drop out of the model."""
+    than ``min_df`` documents, which so drop out of the model. Lexicon features get 1 (0 if they
+    never occur)."""
     n = len(indptr) - 1
-    df = np.bincount(indices, minlength=n_features)
+    df = np.bincount(indices, minlength=params.n_features)
     idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
     idf[df < min_df] = 0.0
+    first = 2 << params.bits
+    idf[first:] = (df[first:] > 0).astype(np.float64)
     return idf.astype(np.float32)

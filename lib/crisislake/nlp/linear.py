@@ -16,7 +16,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from crisislake.nlp.hashed import HashParams, l2_per_block, term_counts
+from crisislake.nlp.hashed import HashParams, add_lexicon, base_counts, l2_per_block, normalise, term_counts
 
 KIND = "hashed-linear"
 MODEL_FILE = "model.json"
@@ -123,14 +123,15 @@ def score_frame(models: Dict[str, LinearModel], text_col: str = "text"):
             loaded = shared.value
             for batch in batches:
                 texts = batch.column(batch.schema.get_field_index(text_col)).to_pylist()
-                counts_by_params: Dict[str, tuple] = {}
+                shared_counts: Dict[tuple, tuple] = {}
                 extra = []
                 for task in tasks:
-                    model = loaded[task]
-                    key = json.dumps(model.params.to_dict(), sort_keys=True)
-                    if key not in counts_by_params:
-                        counts_by_params[key] = term_counts(texts, model.params)
-                    probs = model.proba_from_counts(*counts_by_params[key])
+                    params = loaded[task].params
+                    if params.text_key() not in shared_counts:
+                        norm = [normalise(t, params.keep_retweet) for t in texts]
+                        shared_counts[params.text_key()] = (norm, base_counts(norm, params))
+                    norm, counts = shared_counts[params.text_key()]
+                    probs = loaded[task].proba_from_counts(*add_lexicon(counts, norm, params))
                     offsets = pa.array(np.arange(0, probs.size + 1, probs.shape[1], dtype=np.int32))
                     extra.append(pa.ListArray.from_arrays(offsets, pa.array(probs.ravel(), pa.float64())))
                 yield pa.RecordBatch.from_arrays(list(batch.columns) + extra,

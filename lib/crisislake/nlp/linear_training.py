@@ -38,6 +38,11 @@ class LinearHead:
     class_weight: Optional[str] = "balanced"
     min_df: int = 2
     max_iter: int = 1000
+    # Keep only features seen in >= min_groups training groups (events): the words of one event
+    # ("sandy", "yolanda") cannot carry to the next. 1 = keep all.
+    min_groups: int = 1
+    # Weigh every source (CrisisLex, Kaggle, ...) the same in total, within the class weights.
+    balance_sources: bool = False
 
     def to_dict(self) -> Dict[str, object]:
         return asdict(self)
@@ -60,16 +65,47 @@ def _tfidf(counts, idf: np.ndarray, params: HashParams, active: np.ndarray):
     return full[:, active]
 
 
+def _groups_per_feature(counts, groups: np.ndarray) -> np.ndarray:
+    """How many distinct groups each feature occurs in."""
+    codes = np.unique(groups, return_inverse=True)[1]
+    rows = np.repeat(codes, np.diff(counts.indptr))
+    pairs = np.unique(rows.astype(np.int64) * counts.shape[1] + counts.indices)
+    return np.bincount(pairs % counts.shape[1], minlength=counts.shape[1])
+
+
+def sample_weights(y: np.ndarray, sources: Optional[np.ndarray], head: LinearHead) -> Optional[np.ndarray]:
+    """Per-row weights: "balanced" classes (n / (k * n_class)), within equal-weight sources
+    when ``head.balance_sources``; ``None`` when neither applies."""
+    if not head.balance_sources or sources is None:
+        return None
+    weights = np.ones(len(y), dtype=np.float64)
+    names = np.unique(sources)
+    for name in names:
+        at = sources == name
+        classes, counts = np.unique(y[at], return_counts=True)
+        share = len(y) / len(names) / at.sum()
+        for cls, n in zip(classes, counts):
+            cw = at.sum() / (len(classes) * n) if head.class_weight == "balanced" else 1.0
+            weights[at & (y == cls)] = share * cw
+    return weights
+
+
 def fit_model(task: str, labels: List[str], counts, y: np.ndarray, params: HashParams,
-              head: LinearHead = LinearHead()) -> LinearModel:
-    """Fit IDF and logistic regression on ``counts`` (:func:`count_matrix`) and gold ``y``."""
+              head: LinearHead = LinearHead(), groups: Optional[np.ndarray] = None,
+              sources: Optional[np.ndarray] = None) -> LinearModel:
+    """Fit IDF and logistic regression on ``counts`` (:func:`count_matrix`) and gold ``y``
+    (``groups``: each row's event, for ``head.min_groups``; ``sources`` for ``balance_sources``)."""
     from sklearn.linear_model import LogisticRegression
 
-    idf = idf_weights(counts.indptr, counts.indices, params.n_features, head.min_df)
+    idf = idf_weights(counts.indptr, counts.indices, params, head.min_df)
+    if head.min_groups > 1 and groups is not None:
+        idf[_groups_per_feature(counts, groups) < head.min_groups] = 0.0
     active = np.nonzero(idf)[0]
     x = _tfidf(counts, idf, params, active)
-    lr = LogisticRegression(C=head.c, class_weight=head.class_weight, max_iter=head.max_iter)
-    lr.fit(x, y)
+    weights = sample_weights(y, sources, head)
+    lr = LogisticRegression(C=head.c, class_weight=None if weights is not None else head.class_weight,
+                            max_iter=head.max_iter)
+    lr.fit(x, y, sample_weight=weights)
     present = [str(c) for c in lr.classes_]
     if len(labels) == 2:
         if present != labels:
@@ -113,13 +149,15 @@ def train_linear(
                               train_only)
     fold = rows["group"].map(fold_of).to_numpy()
     counts = count_matrix(rows["text"].tolist(), params)
+    group, source = rows["group"].to_numpy(), rows["source"].to_numpy()
 
     val_folds = list(range(k)) if cv else [0]
     val_idx, val_prob = [], []
     model = None
     for f in val_folds:
         train_at, held_at = np.nonzero(fold != f)[0], np.nonzero(fold == f)[0]
-        model = fit_model(spec.name, spec.labels, counts[train_at], y[train_at], params, head)
+        model = fit_model(spec.name, spec.labels, counts[train_at], y[train_at], params, head,
+                          group[train_at], source[train_at])
         val_idx.append(held_at)
         val_prob.append(predict_counts(model, counts[held_at]))
         log.info("%s: fold %d/%d fitted", spec.name, f + 1, k)
@@ -132,7 +170,7 @@ def train_linear(
         refit_on_all_rows=refit, folds=k, n_train=int(len(rows)),
         label_counts={str(k_): int(v) for k_, v in rows["label"].value_counts().items()}, groups=fold_of)
     if refit:
-        model = fit_model(spec.name, spec.labels, counts, y, params, head)
+        model = fit_model(spec.name, spec.labels, counts, y, params, head, group, source)
     metrics["train_seconds"] = round(time.monotonic() - started, 1)
     return model, metrics
 

@@ -45,12 +45,20 @@ TASK_HEAD_DEFAULTS = {"disaster_type": {"min_groups": 2, "lexicon_weight": 0.3},
 # (:mod:`crisislake.nlp.linear`), per task. Chosen on held-out events, see docs/models.md.
 LINEAR_HEADS = {
     "relevance": linear_training.LinearHead(c=4.0),
-    "disaster_type": linear_training.LinearHead(c=4.0),
+    "disaster_type": linear_training.LinearHead(c=4.0, min_groups=2),
     "police_force": linear_training.LinearHead(c=4.0),
     "force_rank": linear_training.LinearHead(c=4.0),
     "information_type": linear_training.LinearHead(c=4.0),
 }
 LINEAR_FEATURES = HashParams()
+# disaster_type adds the type lexicon (features.TYPE_LEXICON, weight 0.3 as in the Spark ML model).
+TASK_FEATURES = {"disaster_type": dataclasses.replace(
+    LINEAR_FEATURES, lexicon=tuple(feat.TYPE_LEXICON.items()), lexicon_weight=0.3)}
+
+
+def linear_features(task: str) -> HashParams:
+    """The hashed-feature settings of ``task``'s linear model."""
+    return TASK_FEATURES.get(task, LINEAR_FEATURES)
 ENGINES = ("linear", "spark-ml")
 
 
@@ -95,32 +103,25 @@ def train_and_save(
     ``bundled_dir``: the bundled training files (``data/training``; tests pass a small copy).
     ``engine``: ``linear`` (default) or ``spark-ml``; ``quick`` and ``head`` apply to spark-ml."""
     spec = get_task(task)
-    raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "",
-                                         bundled_dir)
-    # The classifiers are for English tweets: texts in another language are counted, not trained on.
-    resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text")).cache()
-    n_raw = raw.count()
-    n_unique, n_non_english = resolved.agg(F.count(F.lit(1)), F.count(F.when(F.col("non_english"), 1))).first()
-    english = resolved.where(~F.col("non_english")).drop("non_english")
+    english, counts, files, resolved = english_training_rows(spark, config, spec, use_extra, bundled_dir)
     if engine == "linear":
+        params = linear_features(task)
         settings = {"task": task, "engine": engine, "holdout": holdout, "cv": cv, "folds": folds,
-                    "features": LINEAR_FEATURES.to_dict(), "head": LINEAR_HEADS[task].to_dict(),
+                    "features": params.to_dict(), "head": LINEAR_HEADS[task].to_dict(),
                     "target_precision": target_precision}
-        # Sorted on the dedup key: the same rows in the same order on every run (reproducible fits).
-        rows = english.select("text", "label", "group", "source", "dedup_key").toPandas()
-        rows = rows.sort_values("dedup_key", kind="stable").reset_index(drop=True)
-        model, metrics = linear_training.train_linear(spec, rows, LINEAR_FEATURES, LINEAR_HEADS[task], folds, cv=cv,
+        rows = to_pandas_sorted(english)
+        model, metrics = linear_training.train_linear(spec, rows, params, LINEAR_HEADS[task], folds, cv=cv,
                                                       refit=not holdout, target_precision=target_precision)
-        description = ("hashed word 1-2-gram & char_wb "
-                       f"{'/'.join(map(str, LINEAR_FEATURES.char_sizes))}-gram TF-IDF + LogisticRegression "
+        description = (f"hashed word 1-2-gram & char_wb {'/'.join(map(str, params.char_sizes))}-gram TF-IDF"
+                       f"{' + type lexicon' if params.lexicon else ''} + LogisticRegression "
                        "(scikit-learn fit, numpy scoring)")
-        feature_dict, head_dict = LINEAR_FEATURES.to_dict(), LINEAR_HEADS[task].to_dict()
+        feature_dict, head_dict = params.to_dict(), LINEAR_HEADS[task].to_dict()
     else:
         head = task_head(task, head or (QUICK_HEAD if quick else feat.HeadParams()))
         features = feat.FeatureParams()
-        if quick and n_unique - n_non_english > QUICK_MAX_ROWS:
+        if quick and counts["english_texts"] > QUICK_MAX_ROWS:
             # Deterministic per-row sample, so the quick model is reproducible.
-            share = int(1000 * QUICK_MAX_ROWS / (n_unique - n_non_english))
+            share = int(1000 * QUICK_MAX_ROWS / counts["english_texts"])
             english = english.where((F.abs(F.hash("dedup_key")) % 1000) < share)
         settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds,
                     "features": features.to_dict(), "head": head.to_dict(), "target_precision": target_precision}
@@ -135,9 +136,7 @@ def train_and_save(
     version = version or model_store.new_version(fp)
     metrics.update(
         task=task, version=version, labels=spec.labels, positive_label=spec.positive, engine=engine,
-        training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
-                       "dropped_duplicates_or_conflicts": n_raw - n_unique, "dropped_non_english": n_non_english,
-                       "english_texts": n_unique - n_non_english},
+        training_data={"files": files, "fingerprint": fp, **counts},
         features=feature_dict, head=head_dict, quick=quick, holdout=holdout, cv=cv, model=description,
         library_versions=model_store.library_versions(),
     )
@@ -147,6 +146,28 @@ def train_and_save(
                "macro_f1": metrics["macro_f1"], "f1": metrics["f1"], "threshold": metrics["threshold"]}
     log.info("trained %s", json.dumps(summary))
     return summary
+
+
+def english_training_rows(spark: SparkSession, config: Config, spec, use_extra: bool = True,
+                          bundled_dir: Path = data.BUNDLED_DIR):
+    """The task's deduplicated English training rows (a Spark DataFrame with ``text, label,
+    group, source, dedup_key``), their counts, the files read, and the cached frame to unpersist."""
+    raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "",
+                                         bundled_dir)
+    # The classifiers are for English tweets: texts in another language are counted, not trained on.
+    resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text")).cache()
+    n_raw = raw.count()
+    n_unique, n_non_english = resolved.agg(F.count(F.lit(1)), F.count(F.when(F.col("non_english"), 1))).first()
+    counts = {"rows_read": n_raw, "unique_texts": n_unique, "dropped_duplicates_or_conflicts": n_raw - n_unique,
+              "dropped_non_english": n_non_english, "english_texts": n_unique - n_non_english}
+    return resolved.where(~F.col("non_english")).drop("non_english"), counts, files, resolved
+
+
+def to_pandas_sorted(rows):
+    """``text, label, group, source`` on the driver, sorted on the dedup key: the same rows in the
+    same order on every run, so a fit is reproducible."""
+    out = rows.select("text", "label", "group", "source", "dedup_key").toPandas()
+    return out.sort_values("dedup_key", kind="stable").reset_index(drop=True)
 
 
 def ensure_default_models(spark: SparkSession, config: Config, run_id: str, tasks: List[str]) -> Dict[str, str]:

@@ -256,6 +256,8 @@ FACT_TWEET = Table(
         _c("police_force_confidence", CONFIDENCE),
         _c("force_rank", LABEL),
         _c("force_rank_confidence", CONFIDENCE),
+        _c("information_type", LABEL),
+        _c("information_type_confidence", CONFIDENCE),
         _c("needs_review", BOOLEAN, False, "a label of this tweet is in the review queue"),
         _c("cluster_id", BIGINT),
         _c("is_canonical", BOOLEAN),

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from crisislake.warehouse import model as m
 
-LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank")
+LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank", "information_type")
 
 DISASTER_TYPES: Tuple[Tuple[str, str, str], ...] = (
     ("earthquake", "natural", "Earthquake or aftershock"),
