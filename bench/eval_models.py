@@ -173,14 +173,29 @@ def per_class_table(rep, title):
     return lines
 
 
-def evaluate_task(spark, config, task, out):
+def training_rows(task: str):
+    """The task's training rows as ``train`` prepares them (cached in ``EVAL_CACHE`` if set)."""
+    import pandas as pd
     from crisislake.nlp.tasks import get_task
     from crisislake.nlp.train_job import english_training_rows, to_pandas_sorted
 
-    spec = get_task(task)
-    english, counts, _, resolved = english_training_rows(spark, config, spec)
+    cache = Path(os.environ["EVAL_CACHE"]) / f"{task}.pkl" if os.environ.get("EVAL_CACHE") else None
+    if cache is not None and cache.is_file():
+        return pd.read_pickle(cache)
+    english, _, _, resolved = english_training_rows(spark_session(), CONFIG, get_task(task))
     rows = to_pandas_sorted(english)
     resolved.unpersist()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_pickle(cache)
+    return rows
+
+
+def evaluate_task(task, out):
+    from crisislake.nlp.tasks import get_task
+
+    spec = get_task(task)
+    rows = training_rows(task)
     models = Models(spec, rows)
     kinds = ["model"] + (["baseline"] if BASELINE else [])
     out.append(f"\n## {task}\n\n{len(rows)} deduplicated English rows "
@@ -273,10 +288,8 @@ def extra_dataset_checks(spec, rows, models, out):
     if spec.name != "information_type":
         return
     from crisislake.nlp.linear_training import count_matrix, fit_model, predict_counts
-    from crisislake.nlp.tasks import get_task
-    from crisislake.nlp.train_job import english_training_rows, to_pandas_sorted
 
-    rel = to_pandas_sorted(english_training_rows(SPARK, CONFIG, get_task("relevance"))[0])
+    rel = training_rows("relevance")
     other = rel[rel["source"] != "crisislex_t26"]
     model = fit_model(spec.name, spec.labels, models.counts, models.y, models.params, models.head, models.groups,
                       models.sources)
@@ -299,10 +312,19 @@ def extra_dataset_checks(spec, rows, models, out):
 SPARK = CONFIG = None
 
 
+def spark_session():
+    """The Spark session, started the first time rows are not in the cache."""
+    global SPARK
+    if SPARK is None:
+        from crisislake.session import build_spark
+
+        SPARK = build_spark(CONFIG.spark, app_name="eval-models")
+    return SPARK
+
+
 def main() -> int:
-    global SPARK, CONFIG
+    global CONFIG
     from crisislake.config import load_config
-    from crisislake.session import build_spark
 
     CONFIG = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=4"])
     started = time.time()
@@ -312,13 +334,13 @@ def main() -> int:
            f"Command: `EVAL_TASKS={','.join(TASKS)} PYTHONPATH=lib .venv/bin/python bench/eval_models.py`"
            + "".join(f"; {k}={os.environ[k]}" for k in ("EVAL_HEAD", "EVAL_FEATURES", "EVAL_BASELINE")
                      if os.environ.get(k)) + "."]
-    SPARK = build_spark(CONFIG.spark, app_name="eval-models")
     try:
         for task in TASKS:
-            evaluate_task(SPARK, CONFIG, task, out)
+            evaluate_task(task, out)
             print("\n".join(out), flush=True) if OUT == "-" else None
     finally:
-        SPARK.stop()
+        if SPARK is not None:
+            SPARK.stop()
     out.append(f"\nTotal {time.time() - started:.0f} s wall; load average at the end {os.getloadavg()[0]:.1f}.")
     text = "\n".join(out) + "\n"
     print(text)
