@@ -3,7 +3,7 @@
 #
 # Every node gets the packages executors import (pandas/pyarrow for pandas UDFs, the Python
 # halves of Delta and Spark NLP); the primary node alone gets what only the driver uses (boto3
-# for the Redshift Data API, requests for HDX) and the folder where the steps stage the run
+# for the Redshift Data API, scikit-learn for `crisislake train`) and the folder where the steps stage the run
 # config. pyspark itself is EMR's own (/usr/lib/spark/python), so it is never pip-installed.
 # Installs use --no-deps with the full, pinned dependency closure: nothing floats.
 set -euo pipefail
@@ -35,6 +35,10 @@ PRIMARY_ONLY=(
   "s3transfer==0.19.3"
   "urllib3==2.8.0"
   "certifi==2026.10.19.post1"
+  "scikit-learn==1.5.2"
+  "scipy==1.17.1"
+  "joblib==1.6.0"
+  "threadpoolctl==3.8.0"
 )
 
 is_primary() {

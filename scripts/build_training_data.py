@@ -40,6 +40,13 @@ EVENT_TYPE_MAP = {
 T26_RELEVANCE = {
     "Related and informative": 1, "Related - but not informative": 1, "Not related": 0,
 }
+# CrisisLexT26 information_type -> the information_type task's labels.
+T26_INFORMATION_TYPE = {
+    "Affected individuals": "affected_individuals", "Infrastructure and utilities": "infrastructure_and_utilities",
+    "Donations and volunteering": "donations_and_volunteering", "Caution and advice": "caution_and_advice",
+    "Sympathy and support": "sympathy_and_support", "Other Useful Information": "other_useful_information",
+    "Not labeled": "not_humanitarian", "Not applicable": "not_humanitarian",
+}
 _RT = re.compile(r"^\s*rt\s+@\w+:?\s*", re.I)
 _URL = re.compile(r"https?://\S+|www\.\S+", re.I)
 _MENTION = re.compile(r"@\w+")
@@ -67,8 +74,8 @@ def dedup_key(text: str) -> str:
     return " ".join(_NONWORD.sub(" ", t).split())
 
 
-def resolve(df: pd.DataFrame, label_col: str) -> pd.DataFrame:
-    """One row per dedup key; the majority label wins, ties are dropped."""
+def resolve(df: pd.DataFrame, label_col: str, keep_key: bool = False) -> pd.DataFrame:
+    """One row per dedup key; the majority label wins, ties are dropped (``keep_key``: keep ``_key``)."""
     df = df.assign(_key=df["text"].map(dedup_key))
     df = df[df["_key"] != ""]
     votes = df.groupby(["_key", label_col]).size().rename("n").reset_index()
@@ -77,7 +84,9 @@ def resolve(df: pd.DataFrame, label_col: str) -> pd.DataFrame:
     tie = top.groupby("_key")["n"].transform(lambda s: len(s) > 1 and s.iloc[0] == s.iloc[1])
     winners = top[~tie.astype(bool)].groupby("_key").head(1)[["_key", label_col]]
     first = df.drop(columns=[label_col]).drop_duplicates("_key")
-    out = first.merge(winners, on="_key", how="inner").drop(columns=["_key"])
+    out = first.merge(winners, on="_key", how="inner")
+    if not keep_key:
+        out = out.drop(columns=["_key"])
     n_tied = int(top.loc[tie.astype(bool), "_key"].nunique())
     print(f"  {label_col}: {len(df)} rows -> {len(out)} unique texts ({n_tied} texts with tied labels dropped)")
     return out
@@ -85,12 +94,18 @@ def resolve(df: pd.DataFrame, label_col: str) -> pd.DataFrame:
 
 def build_crisislex(src: Path, t6_cap: int, seed: int) -> pd.DataFrame:
     t26 = pd.read_csv(src / "crisislex" / "crisislexT26.csv.gz", dtype=str)
-    t26 = t26[t26["informativeness"].isin(T26_RELEVANCE)]
     t26 = pd.DataFrame({
         "text": t26["tweet_text"].map(clean_text), "event": t26["event"],
         "disaster_type": t26["event_type"].map(EVENT_TYPE_MAP),
         "relevant": t26["informativeness"].map(T26_RELEVANCE), "source": "crisislex_t26",
+        "information_type": t26["information_type"].map(T26_INFORMATION_TYPE),
     })
+    assert t26["information_type"].notna().all(), "unmapped CrisisLexT26 information type"
+    # Information types come from T26 alone, resolved on their own key by majority; they
+    # include the rows whose informativeness is "Not applicable" (no relevance label).
+    t26_text = t26[t26["text"].str.strip() != ""]
+    info = resolve(t26_text, "information_type", keep_key=True)
+    t26 = t26[t26["relevant"].notna()].drop(columns=["information_type"])
     t6 = pd.read_csv(src / "crisislex" / "crisislexT6.csv.gz", dtype=str)
     with warnings.catch_warnings():  # pandas 2.2 warns that apply sees the grouping columns
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -105,7 +120,14 @@ def build_crisislex(src: Path, t6_cap: int, seed: int) -> pd.DataFrame:
     both = both[both["text"].str.strip() != ""]
     assert both["disaster_type"].notna().all(), "unmapped CrisisLex event type"
     # The relevance label decides the dedup; an event keeps the type its first copy came from.
-    return resolve(both, "relevant")[["text", "relevant", "disaster_type", "event", "source"]]
+    rel = resolve(both, "relevant", keep_key=True)
+    rel["relevant"] = rel["relevant"].astype(int).astype(str)
+    # A text with an information type but no relevance row (only "Not applicable" copies) is
+    # added with an empty relevance; the relevance and disaster_type tasks skip it.
+    extra = info[~info["_key"].isin(rel["_key"])].assign(relevant=None)
+    out = pd.concat([rel.merge(info[["_key", "information_type"]], on="_key", how="left"), extra],
+                    ignore_index=True)
+    return out[["text", "relevant", "disaster_type", "event", "source", "information_type"]]
 
 
 def build_blue_witness(src: Path) -> pd.DataFrame:

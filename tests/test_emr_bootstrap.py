@@ -33,8 +33,14 @@ def test_bootstrap_is_strict_bash():
 def test_bootstrap_pins_every_pip_package():
     text = SCRIPT.read_text()
     quoted = re.findall(r'^\s+"([^"]+)"$', text, flags=re.MULTILINE)
-    assert len(quoted) == 19
+    assert len(quoted) == 23
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", item) for item in quoted), quoted
+    local = dict(line.split("==", 1) for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+                 if "==" in line and not line.startswith("#"))
+    local = {name.split("[")[0].lower(): version for name, version in local.items()}
+    differing = [pin for pin in quoted if pin.split("==")[0].lower() in local
+                 and local[pin.split("==")[0].lower()] != pin.split("==")[1]]
+    assert not differing, f"bootstrap pins differ from requirements-dev.txt: {differing}"
 
 
 @pytest.fixture()

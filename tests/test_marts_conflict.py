@@ -84,16 +84,23 @@ def test_daily_disaster_tweets_by_type(spark):
         (4, "disaster_type", "unknown", 0.0, "v1", "r", t1),                                           # not counted
         (5, "disaster_type", "flood", 0.6, "v1", "r", t1), (5, "disaster_type", "wildfire", 0.8, "v2", "r", t2),
         (6, "disaster_type", "flood", 0.9, "v1", "r", t1), (6, "relevance", "1", 0.9, "v1", "r", t1),
+        (1, "information_type", "affected_individuals", 0.7, "v1", "r", t1),
+        (6, "information_type", "caution_and_advice", 0.6, "v1", "r", t1),
+        (7, "disaster_type", "flood", 0.9, "v1", "r", t1), (7, "information_type", "caution_and_advice", 0.8, "v1", "r", t1),
+        (8, "disaster_type", "flood", 0.9, "v1", "r", t1), (8, "information_type", "unknown", 1.0, "v1", "r", t1),
+        (9, "information_type", "sympathy_and_support", 0.9, "v1", "r", t1),                          # no disaster type
     ], LABELS_SCHEMA)
     tweets_df = spark.createDataFrame([
         (1, dt.datetime(2024, 3, 1, 10, 0)), (2, dt.datetime(2024, 3, 1, 11, 0)),
         (3, dt.datetime(2024, 3, 1, 23, 59, 59)), (4, dt.datetime(2024, 3, 1, 12, 0)),
         (5, dt.datetime(2024, 3, 1, 13, 0)), (6, dt.datetime(2024, 3, 2, 0, 0, 1)),
+        (7, dt.datetime(2024, 3, 2, 8, 0)), (8, dt.datetime(2024, 3, 1, 14, 0)), (9, dt.datetime(2024, 3, 1, 15, 0)),
     ], TWEETS_SCHEMA)
     expected_df = spark.createDataFrame([
-        (2024, D(2024, 3, 1), "flood", 1), (2024, D(2024, 3, 1), "earthquake", 1),
-        (2024, D(2024, 3, 1), "wildfire", 1), (2024, D(2024, 3, 2), "flood", 1),
-    ], "year int, date date, disaster_type string, tweets long")
+        (2024, D(2024, 3, 1), "flood", "affected_individuals", 1), (2024, D(2024, 3, 1), "flood", None, 1),
+        (2024, D(2024, 3, 1), "earthquake", None, 1), (2024, D(2024, 3, 1), "wildfire", None, 1),
+        (2024, D(2024, 3, 2), "flood", "caution_and_advice", 2),
+    ], "year int, date date, disaster_type string, information_type string, tweets long")
     actual_df = tr.disaster_tweets_daily(labels_df, tweets_df)
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 

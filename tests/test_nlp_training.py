@@ -6,7 +6,6 @@ import gzip
 
 from crisislake.nlp import model_store, train_job
 from crisislake.nlp.text import looks_non_english
-from pyspark.ml import PipelineModel
 
 FLOOD_WORDS = ["river", "water", "rising", "streets", "homes", "rescue", "roads", "town"]
 QUAKE_WORDS = ["shaking", "buildings", "cracked", "magnitude", "felt", "walls", "city", "tremor"]
@@ -57,11 +56,13 @@ def test_train_fits_and_saves_a_model_of_the_english_unique_texts(spark, config,
     assert metrics["training_data"]["dropped_non_english"] == 3
     assert metrics["training_data"]["english_texts"] == 32
     assert metrics["n_train"] == 32
-    assert metrics["head"]["lexicon_weight"] == 0.3
+    # The default engine is the linear model (hashed TF-IDF + scikit-learn LR), with the type
+    # lexicon and the two-event feature filter for disaster_type.
+    assert metrics["engine"] == "linear"
+    assert metrics["features"]["lexicon_weight"] == 0.3 and metrics["head"]["min_groups"] == 2
     assert sorted(metrics["groups"]) == ["2012_north_quake", "2013_river_floods", "2013_south_quake",
                                          "2014_coast_floods"]
     assert model_store.default_model_path(spark, config.models_root, "disaster_type") == summary["path"]
-    test_df = spark.createDataFrame([(1, "flood water rising in the streets"), (2, "earthquake shaking the city")],
-                                    "id long, text string")
-    predicted = {r["id"]: r["predicted_label"] for r in PipelineModel.load(summary["path"]).transform(test_df).collect()}
-    assert predicted == {1: "flood", 2: "earthquake"}
+    model = model_store.load_model(spark, summary["path"])
+    prob = model.predict_proba(["flood water rising in the streets", "earthquake shaking the city"])
+    assert [model.labels[i] for i in prob.argmax(axis=1)] == ["flood", "earthquake"]

@@ -45,8 +45,6 @@ def sources(spark, tweets=(), labels=(), review=(), clusters=(), incidents=(), t
         "incident_corroboration": spark.createDataFrame([], ej.INCIDENT_CORROBORATION_SCHEMA),
         "conflict_events": spark.createDataFrame(list(events), ej.CONFLICT_EVENTS_SCHEMA),
         "admin_pcodes": spark.createDataFrame(list(pcodes), ej.ADMIN_PCODES_SCHEMA),
-        "incident_tweets": spark.createDataFrame([], ej.INCIDENT_TWEETS_SCHEMA),
-        "incident_corroboration": spark.createDataFrame([], ej.INCIDENT_CORROBORATION_SCHEMA),
     }
 
 
@@ -83,20 +81,23 @@ def test_fact_tweet_takes_latest_label_per_task_and_leaves_missing_enrichment_nu
             (1, "relevance", "0", 0.61, "v1", "r", datetime(2026, 1, 5, 1)),
             (1, "relevance", "1", 0.912345678, "v2", "r", datetime(2026, 1, 6, 1)),
             (1, "disaster_type", "flood", 0.5, "v2", "r", datetime(2026, 1, 6, 1)),
+            (1, "information_type", "caution_and_advice", 0.8125, "v2", "r", datetime(2026, 1, 6, 1)),
         ],
         review=[(1, "disaster_type", "flood", 0.5, 0.7, "below threshold", "v2", "r")],
     )
 
     actual_df = ej.build_tables(spark, src, None, RUN)["fact_tweet"].select(
         "tweet_id", "relevance", "relevance_confidence", "disaster_type", "police_force", "needs_review",
-        "cluster_id", "incident_id", "author_pseudonym", "date_key")
+        "cluster_id", "incident_id", "author_pseudonym", "date_key", "information_type",
+        "information_type_confidence")
 
     expected_df = spark.createDataFrame(
-        [(1, "1", Decimal("0.91235"), "flood", None, True, None, None, None, 20260105),
-         (2, None, None, None, None, False, None, None, None, 20260105)],
+        [(1, "1", Decimal("0.91235"), "flood", None, True, None, None, None, 20260105, "caution_and_advice",
+          Decimal("0.81250")),
+         (2, None, None, None, None, False, None, None, None, 20260105, None, None)],
         "tweet_id bigint, relevance string, relevance_confidence decimal(6,5), disaster_type string, "
         "police_force string, needs_review boolean, cluster_id bigint, incident_id string, "
-        "author_pseudonym string, date_key int",
+        "author_pseudonym string, date_key int, information_type string, information_type_confidence decimal(6,5)",
     )
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 

@@ -36,6 +36,7 @@ def test_redshift_fact_is_distributed_on_its_key_and_sorted_by_time():
     assert ddl.endswith(")\nDISTSTYLE KEY\nDISTKEY (tweet_id)\nCOMPOUND SORTKEY (created_at)\nENCODE AUTO;\n")
     assert "    created_at                  TIMESTAMPTZ NOT NULL,\n" in ddl
     assert "    relevance_confidence        DECIMAL(6,5),\n" in ddl
+    assert "    information_type_confidence DECIMAL(6,5),\n" in ddl
 
 
 def test_postgres_ddl_has_the_same_columns_without_redshift_attributes():

@@ -50,21 +50,26 @@ def _latest_label(labels: DataFrame) -> DataFrame:
 
 
 def disaster_tweets_daily(labels: DataFrame, tweets: DataFrame) -> DataFrame:
-    """Tweets per UTC day x disaster type.
+    """Tweets per UTC day x disaster type x information type.
 
     Counts ``disaster_type`` labels other than ``unknown``; a tweet that also has a ``relevance``
-    label counts only when that label is ``"1"`` (tweets without one are kept).
+    label counts only when that label is ``"1"`` (tweets without one are kept). ``information_type``
+    is the tweet's humanitarian information type, null when it has none (or ``unknown``), so the
+    rows of one (date, disaster type) add up to that type's tweets that day.
     """
     latest = _latest_label(labels)
     disaster = latest.filter((F.col("task") == "disaster_type") & (F.col("label") != "unknown")).select(
         "tweet_id", F.col("label").alias("disaster_type")
     )
     relevance = latest.filter(F.col("task") == "relevance").select("tweet_id", F.col("label").alias("relevance"))
+    info = latest.filter((F.col("task") == "information_type") & (F.col("label") != "unknown")).select(
+        "tweet_id", F.col("label").alias("information_type")
+    )
     kept = disaster.join(relevance, "tweet_id", "left").filter(
         F.col("relevance").isNull() | (F.col("relevance") == "1")
-    )
+    ).join(info, "tweet_id", "left")
     dated = kept.join(tweets.select("tweet_id", "created_at"), "tweet_id").withColumn(
         "date", F.to_date("created_at")
     )
-    out = dated.groupBy("date", "disaster_type").agg(F.count(F.lit(1)).alias("tweets"))
-    return out.withColumn("year", F.year("date")).select("year", "date", "disaster_type", "tweets")
+    out = dated.groupBy("date", "disaster_type", "information_type").agg(F.count(F.lit(1)).alias("tweets"))
+    return out.withColumn("year", F.year("date")).select("year", "date", "disaster_type", "information_type", "tweets")

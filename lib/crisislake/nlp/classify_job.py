@@ -177,7 +177,7 @@ def classify(spark: SparkSession, config: Config, run_id: str, tasks: List[str],
                 # Text features (most of the scoring cost) computed once for every task in the
                 # group, for the tweets some task still needs; persisted because each head reads them.
                 features = (tweets.transform(filter_pending_for_any([done[t] for t in group]))
-                            .transform(predict.featurise(loaded[group[0]].model))
+                            .transform(predict.shared_features({t: loaded[t].model for t in group}))
                             .persist(StorageLevel.MEMORY_AND_DISK))
             try:
                 for task in group:

@@ -123,6 +123,89 @@ def _extra_task_files(spark: SparkSession, extra: Optional[Path], task: str) -> 
                      F.lit(f"extra:{task}").alias("source"))
 
 
+def _crisislex_relevance(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    cl = _crisislex(spark, bundled)
+    return [(cl.select("text", F.col("relevant").alias("label"), _event_group(F.col("event")).alias("group"), "source"),
+             str(bundled / "crisislex.csv.gz"))]
+
+
+def _kaggle_relevance(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    kg = _kaggle(spark, extra)
+    if kg is None:
+        return []
+    return [(kg.select("text", F.col("target").alias("label"), _kaggle_group(F.col("keyword")).alias("group"),
+                       F.lit("kaggle").alias("source")), str(extra / KAGGLE_FILE))]
+
+
+def _crisislex_disaster_type(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    # Only on-topic tweets say which disaster they are about.
+    cl = _crisislex(spark, bundled).where(F.col("relevant") == "1")
+    return [(cl.select("text", F.col("disaster_type").alias("label"), _event_group(F.col("event")).alias("group"),
+                       "source"), str(bundled / "crisislex.csv.gz"))]
+
+
+def _kaggle_disaster_type(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    kg = _kaggle(spark, extra)
+    if kg is None:
+        return []
+    rows = (kg.where(F.col("target") == "1").transform(with_kaggle_keyword_type("keyword", "label"))
+            .where(F.col("label").isNotNull())
+            .select("text", "label", _kaggle_group(F.col("keyword")).alias("group"), F.lit("kaggle").alias("source")))
+    return [(rows, str(extra / KAGGLE_FILE))]
+
+
+def _crisislex_information_type(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    cl = _crisislex(spark, bundled)
+    if "information_type" not in cl.columns:
+        return []
+    rows = cl.where(F.col("information_type").isNotNull() & (F.col("information_type") != "")).select(
+        "text", F.col("information_type").alias("label"), _event_group(F.col("event")).alias("group"), "source")
+    return [(rows, str(bundled / "crisislex.csv.gz"))]
+
+
+def _blue_witness_bucket() -> Column:
+    # Blue Witness has no events: hash buckets keep each text's copies on one side.
+    return F.concat(F.lit("bw:"), (F.abs(F.hash(F.lower(F.col("text")))) % 8).cast("string"))
+
+
+def _blue_witness_force_rank(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    bw = _blue_witness(spark, bundled)
+    return [(bw.select("text", F.col("force_rank").alias("label"), _blue_witness_bucket().alias("group"), "source"),
+             str(bundled / "blue_witness.csv.gz"))]
+
+
+def _blue_witness_police_force(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+    bw = _blue_witness(spark, bundled)
+    label = F.when(F.col("force_rank").cast("int") >= 2, "1").otherwise("0")
+    out = [(bw.select("text", label.alias("label"), _blue_witness_bucket().alias("group"), "source"),
+            str(bundled / "blue_witness.csv.gz"))]
+    cited = bundled / "pb2020_cited.csv.gz"
+    if cited.is_file():
+        # Tweets cited as evidence of a 2020PB police-violence incident: positives.
+        out.append((read_csv(spark, str(cited)).select("text", F.lit("1").alias("label"), F.lit("pb2020").alias("group"),
+                                                       "source"), str(cited)))
+    return out
+
+
+def _extra_task_source(task: str):
+    def _load(spark, bundled: Path, extra: Optional[Path]) -> List[Tuple[DataFrame, str]]:
+        df = _extra_task_files(spark, extra, task)
+        return [] if df is None else [(df, str(extra / EXTRA_TASK_DIR / task))]
+    return _load
+
+
+# The labelled sources of each task, in order. Each is ``(spark, bundled_dir, extra_dir or None)
+# -> [(rows with text, label, group, source; file or folder read)]``; another labelled source
+# (e.g. reviewer decisions) is one more function in these lists.
+TASK_SOURCES = {
+    "relevance": [_crisislex_relevance, _kaggle_relevance],
+    "disaster_type": [_crisislex_disaster_type, _kaggle_disaster_type],
+    "police_force": [_blue_witness_police_force],
+    "force_rank": [_blue_witness_force_rank],
+    "information_type": [_crisislex_information_type],
+}
+
+
 def load_training_data(
     spark: SparkSession, task: TaskSpec, extra_dir: str = "", bundled_dir: Path = BUNDLED_DIR,
 ) -> Tuple[DataFrame, List[str]]:
@@ -130,47 +213,11 @@ def load_training_data(
     extra = resolve_extra_dir(extra_dir)
     parts: List[DataFrame] = []
     files: List[str] = []
-    if task.name in ("relevance", "disaster_type"):
-        cl = _crisislex(spark, bundled_dir)
-        files.append(str(bundled_dir / "crisislex.csv.gz"))
-        kg = _kaggle(spark, extra)
-        if task.name == "relevance":
-            parts.append(cl.select("text", F.col("relevant").alias("label"), _event_group(F.col("event")).alias("group"),
-                                    "source"))
-            if kg is not None:
-                files.append(str(extra / KAGGLE_FILE))
-                parts.append(kg.select("text", F.col("target").alias("label"),
-                                       _kaggle_group(F.col("keyword")).alias("group"), F.lit("kaggle").alias("source")))
-        else:
-            # Only on-topic tweets say which disaster they are about.
-            parts.append(cl.where(F.col("relevant") == "1").select(
-                "text", F.col("disaster_type").alias("label"), _event_group(F.col("event")).alias("group"), "source"))
-            if kg is not None:
-                files.append(str(extra / KAGGLE_FILE))
-                parts.append(kg.where(F.col("target") == "1")
-                             .transform(with_kaggle_keyword_type("keyword", "label")).where(F.col("label").isNotNull())
-                             .select("text", "label", _kaggle_group(F.col("keyword")).alias("group"),
-                                     F.lit("kaggle").alias("source")))
-    else:
-        bw = _blue_witness(spark, bundled_dir)
-        files.append(str(bundled_dir / "blue_witness.csv.gz"))
-        # Blue Witness has no events: hash buckets keep each text's copies on one side.
-        bucket = F.concat(F.lit("bw:"), (F.abs(F.hash(F.lower(F.col("text")))) % 8).cast("string"))
-        if task.name == "force_rank":
-            parts.append(bw.select("text", F.col("force_rank").alias("label"), bucket.alias("group"), "source"))
-        else:
-            parts.append(bw.select("text", F.when(F.col("force_rank").cast("int") >= 2, "1").otherwise("0").alias("label"),
-                                   bucket.alias("group"), "source"))
-            cited = bundled_dir / "pb2020_cited.csv.gz"
-            if cited.is_file():
-                files.append(str(cited))
-                # Tweets cited as evidence of a 2020PB police-violence incident: positives.
-                parts.append(read_csv(spark, str(cited)).select(
-                    "text", F.lit("1").alias("label"), F.lit("pb2020").alias("group"), "source"))
-    extra_df = _extra_task_files(spark, extra, task.name)
-    if extra_df is not None:
-        files.append(str(extra / EXTRA_TASK_DIR / task.name))
-        parts.append(extra_df)
+    for source in TASK_SOURCES[task.name] + [_extra_task_source(task.name)]:
+        for df, file in source(spark, bundled_dir, extra):
+            parts.append(df.select(*TRAINING_COLUMNS))
+            if file not in files:
+                files.append(file)
     df = parts[0]
     for part in parts[1:]:
         df = df.unionByName(part)

@@ -1,7 +1,7 @@
 """``crisislake evaluate --task TASK --input FILE --text-col COL --label-col COL
 [--label-map FILE_OR_JSON] [--model PATH]``: score a model on a labelled file.
 
-The last line on stdout is one JSON object: task, n, skipped, accuracy, macro_f1, f1, precision,
+The last line on stdout is one JSON object: task, n, skipped, accuracy, macro_f1, weighted_f1, f1, precision,
 recall (positive class, binary tasks), per_class, confusion_matrix, threshold, tweets_per_s.
 """
 from __future__ import annotations
@@ -108,7 +108,8 @@ def evaluate(
     report = classification_report(pairs, spec.positive, loaded.labels)
     result = {
         "task": spec.name, "n": n, "skipped": n_total - n,
-        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "f1": report["f1"],
+        "accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "weighted_f1": report["weighted_f1"],
+        "f1": report["f1"],
         "precision": report["precision"], "recall": report["recall"],
         "per_class": report["per_class"], "confusion_matrix": report["confusion_matrix"],
         "threshold": loaded.decision_threshold if spec.binary else loaded.review_threshold,

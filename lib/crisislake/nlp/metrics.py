@@ -28,8 +28,8 @@ def classification_report(
     labels (in ``label_order`` first, then sorted), then any other predicted label.
 
     >>> r = classification_report({("1", "1"): 3, ("1", "0"): 1, ("0", "1"): 1, ("0", "0"): 5}, "1")
-    >>> r["accuracy"], r["precision"], r["recall"], r["f1"]
-    (0.8, 0.75, 0.75, 0.75)
+    >>> r["accuracy"], r["precision"], r["recall"], r["f1"], r["macro_f1"], r["weighted_f1"]
+    (0.8, 0.75, 0.75, 0.75, 0.791667, 0.8)
     """
     gold_labels = {g for (g, _), n in pair_counts.items() if n}
     pred_labels = {p for (_, p), n in pair_counts.items() if n}
@@ -51,10 +51,12 @@ def classification_report(
             "f1": _round(_safe_div(2 * prec * rec, prec + rec)), "support": int(support),
         }
     macro = _safe_div(sum(per_class[lab]["f1"] for lab in ordered), len(ordered))
+    weighted = _safe_div(sum(per_class[lab]["f1"] * per_class[lab]["support"] for lab in ordered), n)
     report: Dict[str, object] = {
         "n": int(n),
         "accuracy": _round(_safe_div(correct, n)),
         "macro_f1": _round(macro),
+        "weighted_f1": _round(weighted),
         "per_class": per_class,
         "confusion_matrix": {
             "labels": matrix_labels,

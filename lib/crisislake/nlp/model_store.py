@@ -53,6 +53,30 @@ def save_model(
     return path
 
 
+def save_linear(
+    spark: SparkSession, model, metrics: Dict[str, object], models_root: str, task: str, version: str,
+    make_default: bool = True,
+) -> str:
+    """Save a :class:`~crisislake.nlp.linear.LinearModel` (``model.json`` + ``weights.npz``) and
+    its metrics; point ``<task>/DEFAULT`` at it when ``make_default``."""
+    from crisislake.nlp.linear import MODEL_FILE, WEIGHTS_FILE
+
+    path = join_uri(models_root, task, version)
+    fs.write_bytes(join_uri(path, WEIGHTS_FILE), model.weights_bytes())
+    fs.write_text(join_uri(path, METRICS_FILE), json.dumps(metrics, indent=2, sort_keys=True, default=str))
+    fs.write_text(join_uri(path, MODEL_FILE), json.dumps(model.manifest(), indent=2, sort_keys=True))
+    if make_default:
+        fs.write_text(join_uri(models_root, task, DEFAULT_FILE), version + "\n")
+    return path
+
+
+def is_model_dir(spark: SparkSession, path: str) -> bool:
+    """A saved PipelineModel (``metadata/``) or linear model (``model.json``) is at ``path``."""
+    from crisislake.nlp.linear import MODEL_FILE
+
+    return fs.exists(join_uri(path, "metadata")) or fs.exists(join_uri(path, MODEL_FILE))
+
+
 def default_model_path(spark: SparkSession, models_root: str, task: str) -> Optional[str]:
     """Path of the task's default model, or ``None`` when there is none yet."""
     pointer = join_uri(models_root, task, DEFAULT_FILE)
@@ -60,13 +84,21 @@ def default_model_path(spark: SparkSession, models_root: str, task: str) -> Opti
         return None
     version = fs.read_text(pointer).strip()
     path = join_uri(models_root, task, version)
-    return path if fs.exists(join_uri(path, "metadata")) else None
+    return path if is_model_dir(spark, path) else None
 
 
-def load_model(spark: SparkSession, path: str) -> PipelineModel:
-    """Load any saved Spark ML / Spark NLP PipelineModel."""
+def load_model(spark: SparkSession, path: str):
+    """Load the model at ``path``: a :class:`~crisislake.nlp.linear.LinearModel` when it has a
+    ``model.json``, else any saved Spark ML / Spark NLP PipelineModel."""
+    from crisislake.nlp.linear import MODEL_FILE, WEIGHTS_FILE, LinearModel, is_linear_manifest
+
+    manifest_uri = join_uri(path, MODEL_FILE)
+    if fs.exists(manifest_uri):
+        text = fs.read_text(manifest_uri)
+        if is_linear_manifest(text):
+            return LinearModel.from_parts(json.loads(text), fs.read_bytes(join_uri(path, WEIGHTS_FILE)))
     if not fs.exists(join_uri(path, "metadata")):
-        raise ModelNotFoundError(f"no saved PipelineModel at {path}")
+        raise ModelNotFoundError(f"no saved model at {path}")
     return PipelineModel.load(path)
 
 

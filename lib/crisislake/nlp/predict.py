@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from pyspark.ml import PipelineModel
 from pyspark.ml.feature import IndexToString, StringIndexerModel
@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crisislake.nlp import model_store
+from crisislake.nlp.linear import PROB_PREFIX, LinearModel, score_frame
 from crisislake.nlp.tasks import UNKNOWN, TaskSpec
 from crisislake.nlp.text import is_unknown_text
 
@@ -20,7 +21,7 @@ class LoadedModel:
     """A loaded PipelineModel and what is needed to read its output."""
 
     path: str
-    model: PipelineModel
+    model: object  # a PipelineModel or a LinearModel
     version: str
     labels: List[str]
     decision_threshold: float
@@ -44,15 +45,18 @@ def load(spark: SparkSession, path: str, spec: TaskSpec) -> LoadedModel:
     decision = float(metrics.get("decision_threshold") or (0.5 if spec.binary else 0.0))
     review = metrics.get("threshold")
     review_t = float(review) if review is not None and metrics.get("target_precision") else 0.0
-    return LoadedModel(path, model, model_store.model_version_of(path), model_labels(model, spec.labels),
-                       decision, review_t)
+    labels = list(model.labels) if isinstance(model, LinearModel) else model_labels(model, spec.labels)
+    return LoadedModel(path, model, model_store.model_version_of(path), labels, decision, review_t)
 
 
-def text_signature(model: PipelineModel) -> Optional[str]:
-    """A key equal for two models whose text stages (up to ``cl_tf``) are the same, else ``None``
-    (a plugged-in model without our text stages): their features can be computed once."""
+def text_signature(model) -> Optional[str]:
+    """A key equal for two models whose text features are the same, else ``None`` (a plugged-in
+    model without our text stages): their features (or, for linear models, their whole scoring
+    pass) can be computed once."""
     from crisislake.nlp.features import n_text_stages
 
+    if isinstance(model, LinearModel):
+        return "linear"
     k = n_text_stages(model)
     if not k:
         return None
@@ -61,6 +65,16 @@ def text_signature(model: PipelineModel) -> Optional[str]:
         params = sorted((p.name, repr(v)) for p, v in stage.extractParamMap().items())
         parts.append(f"{type(stage).__name__}:{params}")
     return "|".join(parts)
+
+
+def shared_features(models: Dict[str, object]):
+    """Transform: what the tasks of one :func:`text_signature` group (``{task: model}``) share:
+    every linear model's probabilities from one pass (``cl_p_<task>``), or a PipelineModel's
+    text features."""
+    first = next(iter(models.values()))
+    if isinstance(first, LinearModel):
+        return score_frame(dict(models), "text")
+    return featurise(first)
 
 
 def featurise(model: PipelineModel):
@@ -91,12 +105,19 @@ def score(loaded: LoadedModel, spec: TaskSpec, text_col: str = "text", lang_col:
         keep = [c for c in df.columns if not c.startswith("cl_")] + ["__unknown"] + (
             [] if "text" in df.columns else ["text"])
         model = loaded.model
-        if featurised:
-            from crisislake.nlp.features import n_text_stages
+        if isinstance(model, LinearModel):
+            # Probabilities from the shared scoring pass (featurised), or from one of our own.
+            out = src if featurised else src.transform(score_frame({spec.name: model}, "text"))
+            prob = F.col(PROB_PREFIX + spec.name)
+            out = out.withColumn("prediction", F.expr(f"array_position({PROB_PREFIX}{spec.name}, "
+                                                      f"array_max({PROB_PREFIX}{spec.name})) - 1"))
+        else:
+            if featurised:
+                from crisislake.nlp.features import n_text_stages
 
-            model = PipelineModel(stages=model.stages[n_text_stages(model):])
-        out = model.transform(src)
-        prob = vector_to_array("probability")
+                model = PipelineModel(stages=model.stages[n_text_stages(model):])
+            out = model.transform(src)
+            prob = vector_to_array("probability")
         label_arr = F.array(*[F.lit(lab) for lab in labels])
         if spec.binary and spec.positive in labels:
             pos_idx = labels.index(spec.positive)

@@ -13,6 +13,13 @@ DISASTER_TYPES = [
     "transport_accident", "building_collapse", "other",
 ]
 
+# CrisisLexT26's humanitarian information types ("Not labeled" / "Not applicable" ->
+# not_humanitarian), in the order the model indexes them.
+INFORMATION_TYPES = [
+    "affected_individuals", "infrastructure_and_utilities", "donations_and_volunteering",
+    "caution_and_advice", "sympathy_and_support", "other_useful_information", "not_humanitarian",
+]
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -37,6 +44,7 @@ TASKS: Dict[str, TaskSpec] = {
     "disaster_type": TaskSpec("disaster_type", list(DISASTER_TYPES)),
     "police_force": TaskSpec("police_force", ["0", "1"], positive="1", target_precision=0.90),
     "force_rank": TaskSpec("force_rank", ["0", "1", "2", "3", "4", "5"]),
+    "information_type": TaskSpec("information_type", list(INFORMATION_TYPES)),
 }
 
 

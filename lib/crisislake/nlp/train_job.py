@@ -20,8 +20,9 @@ from pyspark.sql import functions as F
 
 from crisislake.config import Config
 from crisislake.context import JobContext
-from crisislake.nlp import data, model_store, training
+from crisislake.nlp import data, linear_training, model_store, training
 from crisislake.nlp import features as feat
+from crisislake.nlp.hashed import HashParams
 from crisislake.nlp.tasks import TASKS, get_task
 from crisislake.nlp.text import looks_non_english
 from crisislake.runs import run_step
@@ -39,6 +40,27 @@ QUICK_HEAD = feat.HeadParams(max_iter=30)
 # fold-1 F1 was no better at 0.5). disaster_type's type-lexicon weight 0.3 was chosen the same way
 # (fold-1 macro-F1 0.433 without, 0.488 / 0.534 / 0.532 / 0.523 at 0.1 / 0.3 / 0.6 / 1.0).
 TASK_HEAD_DEFAULTS = {"disaster_type": {"min_groups": 2, "lexicon_weight": 0.3}, "relevance": {"c": 0.5}}
+
+
+# The default engine: hashed word + char n-gram TF-IDF and scikit-learn's logistic regression
+# (:mod:`crisislake.nlp.linear`), per task. Chosen on held-out events, see docs/models.md.
+LINEAR_HEADS = {
+    "relevance": linear_training.LinearHead(c=4.0),
+    "disaster_type": linear_training.LinearHead(c=4.0, min_groups=2),
+    "police_force": linear_training.LinearHead(c=4.0),
+    "force_rank": linear_training.LinearHead(c=4.0),
+    "information_type": linear_training.LinearHead(c=4.0),
+}
+LINEAR_FEATURES = HashParams()
+# disaster_type adds the type lexicon (features.TYPE_LEXICON, weight 0.3 as in the Spark ML model).
+TASK_FEATURES = {"disaster_type": dataclasses.replace(
+    LINEAR_FEATURES, lexicon=tuple(feat.TYPE_LEXICON.items()), lexicon_weight=0.3)}
+
+
+def linear_features(task: str) -> HashParams:
+    """The hashed-feature settings of ``task``'s linear model."""
+    return TASK_FEATURES.get(task, LINEAR_FEATURES)
+ENGINES = ("linear", "spark-ml")
 
 
 def task_head(task: str, base: feat.HeadParams = feat.HeadParams()) -> feat.HeadParams:
@@ -65,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="L2 regularisation (default: 1 / (C * rows), like scikit-learn's C; C = 4, "
                              "relevance 0.5)")
     parser.add_argument("--no-extra", action="store_true", help="ignore models.extra_training_dir")
+    parser.add_argument("--engine", default="linear", choices=ENGINES,
+                        help="linear (default: hashed TF-IDF + scikit-learn logistic regression, scored in "
+                             "Spark's Python workers) or spark-ml (the Spark ML PipelineModel)")
     parser.add_argument("--no-default", action="store_true", help="do not mark the new model as default")
 
 
@@ -72,48 +97,78 @@ def train_and_save(
     spark: SparkSession, config: Config, task: str, version: Optional[str] = None, quick: bool = False,
     folds: int = 4, target_precision: Optional[float] = None, head: Optional[feat.HeadParams] = None,
     use_extra: bool = True, make_default: bool = True, holdout: bool = False, cv: bool = False,
-    bundled_dir: Path = data.BUNDLED_DIR,
+    bundled_dir: Path = data.BUNDLED_DIR, engine: str = "linear",
 ) -> Dict[str, object]:
     """Train one task and save it; returns a summary (path, version, validation scores).
 
-    ``bundled_dir``: the bundled training files (``data/training``; tests pass a small copy)."""
+    ``bundled_dir``: the bundled training files (``data/training``; tests pass a small copy).
+    ``engine``: ``linear`` (default) or ``spark-ml``; ``quick`` and ``head`` apply to spark-ml."""
     spec = get_task(task)
-    head = task_head(task, head or (QUICK_HEAD if quick else feat.HeadParams()))
-    features = feat.FeatureParams()
+    english, counts, files, resolved = english_training_rows(spark, config, spec, use_extra, bundled_dir)
+    if engine == "linear":
+        params = linear_features(task)
+        settings = {"task": task, "engine": engine, "holdout": holdout, "cv": cv, "folds": folds,
+                    "features": params.to_dict(), "head": LINEAR_HEADS[task].to_dict(),
+                    "target_precision": target_precision}
+        rows = to_pandas_sorted(english)
+        model, metrics = linear_training.train_linear(spec, rows, params, LINEAR_HEADS[task], folds, cv=cv,
+                                                      refit=not holdout, target_precision=target_precision)
+        description = (f"hashed word 1-2-gram & char_wb {'/'.join(map(str, params.char_sizes))}-gram TF-IDF"
+                       f"{' + type lexicon' if params.lexicon else ''} + LogisticRegression "
+                       "(scikit-learn fit, numpy scoring)")
+        feature_dict, head_dict = params.to_dict(), LINEAR_HEADS[task].to_dict()
+    else:
+        head = task_head(task, head or (QUICK_HEAD if quick else feat.HeadParams()))
+        features = feat.FeatureParams()
+        if quick and counts["english_texts"] > QUICK_MAX_ROWS:
+            # Deterministic per-row sample, so the quick model is reproducible.
+            share = int(1000 * QUICK_MAX_ROWS / counts["english_texts"])
+            english = english.where((F.abs(F.hash("dedup_key")) % 1000) < share)
+        settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds,
+                    "features": features.to_dict(), "head": head.to_dict(), "target_precision": target_precision}
+        model, metrics = training.train_task(spec, english, features, head, folds, cv=cv, refit=not holdout,
+                                             target_precision=target_precision)
+        description = (f"{'Spark NLP Tokenizer/Normalizer' if features.tokenizer == 'sparknlp' else 'RegexTokenizer'}"
+                       f" + word 1-2-gram & char {'/'.join(map(str, features.char_ngrams))}-gram HashingTF + IDF + "
+                       "LogisticRegression")
+        feature_dict, head_dict = features.to_dict(), head.to_dict()
+    resolved.unpersist()
+    fp = data.fingerprint(files, settings)
+    version = version or model_store.new_version(fp)
+    metrics.update(
+        task=task, version=version, labels=spec.labels, positive_label=spec.positive, engine=engine,
+        training_data={"files": files, "fingerprint": fp, **counts},
+        features=feature_dict, head=head_dict, quick=quick, holdout=holdout, cv=cv, model=description,
+        library_versions=model_store.library_versions(),
+    )
+    save = model_store.save_linear if engine == "linear" else model_store.save_model
+    path = save(spark, model, metrics, config.models_root, task, version, make_default)
+    summary = {"task": task, "path": path, "version": version, "n_train": metrics["n_train"],
+               "macro_f1": metrics["macro_f1"], "f1": metrics["f1"], "threshold": metrics["threshold"]}
+    log.info("trained %s", json.dumps(summary))
+    return summary
+
+
+def english_training_rows(spark: SparkSession, config: Config, spec, use_extra: bool = True,
+                          bundled_dir: Path = data.BUNDLED_DIR):
+    """The task's deduplicated English training rows (a Spark DataFrame with ``text, label,
+    group, source, dedup_key``), their counts, the files read, and the cached frame to unpersist."""
     raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "",
                                          bundled_dir)
     # The classifiers are for English tweets: texts in another language are counted, not trained on.
     resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text")).cache()
     n_raw = raw.count()
     n_unique, n_non_english = resolved.agg(F.count(F.lit(1)), F.count(F.when(F.col("non_english"), 1))).first()
-    english = resolved.where(~F.col("non_english")).drop("non_english")
-    if quick and n_unique - n_non_english > QUICK_MAX_ROWS:
-        # Deterministic per-row sample, so the quick model is reproducible.
-        share = int(1000 * QUICK_MAX_ROWS / (n_unique - n_non_english))
-        english = english.where((F.abs(F.hash("dedup_key")) % 1000) < share)
-    settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds, "features": features.to_dict(),
-                "head": head.to_dict(), "target_precision": target_precision}
-    fp = data.fingerprint(files, settings)
-    version = version or model_store.new_version(fp)
-    model, metrics = training.train_task(spec, english, features, head, folds, cv=cv, refit=not holdout,
-                                         target_precision=target_precision)
-    resolved.unpersist()
-    metrics.update(
-        task=task, version=version, labels=spec.labels, positive_label=spec.positive,
-        training_data={"files": files, "fingerprint": fp, "rows_read": n_raw, "unique_texts": n_unique,
-                       "dropped_duplicates_or_conflicts": n_raw - n_unique, "dropped_non_english": n_non_english,
-                       "english_texts": n_unique - n_non_english},
-        features=features.to_dict(), head=head.to_dict(), quick=quick, holdout=holdout, cv=cv,
-        model=(f"{'Spark NLP Tokenizer/Normalizer' if features.tokenizer == 'sparknlp' else 'RegexTokenizer'} + "
-               f"word 1-2-gram & char {'/'.join(map(str, features.char_ngrams))}-gram HashingTF + IDF + "
-               "LogisticRegression"),
-        library_versions=model_store.library_versions(),
-    )
-    path = model_store.save_model(spark, model, metrics, config.models_root, task, version, make_default)
-    summary = {"task": task, "path": path, "version": version, "n_train": metrics["n_train"],
-               "macro_f1": metrics["macro_f1"], "f1": metrics["f1"], "threshold": metrics["threshold"]}
-    log.info("trained %s", json.dumps(summary))
-    return summary
+    counts = {"rows_read": n_raw, "unique_texts": n_unique, "dropped_duplicates_or_conflicts": n_raw - n_unique,
+              "dropped_non_english": n_non_english, "english_texts": n_unique - n_non_english}
+    return resolved.where(~F.col("non_english")).drop("non_english"), counts, files, resolved
+
+
+def to_pandas_sorted(rows):
+    """``text, label, group, source`` on the driver, sorted on the dedup key: the same rows in the
+    same order on every run, so a fit is reproducible."""
+    out = rows.select("text", "label", "group", "source", "dedup_key").toPandas()
+    return out.sort_values("dedup_key", kind="stable").reset_index(drop=True)
 
 
 def ensure_default_models(spark: SparkSession, config: Config, run_id: str, tasks: List[str]) -> Dict[str, str]:
@@ -138,7 +193,7 @@ def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id
             summary = train_and_save(
                 spark, config, task, version=args.version, quick=args.quick, folds=args.folds,
                 target_precision=args.target_precision, head=head, use_extra=not args.no_extra,
-                make_default=not args.no_default, holdout=args.holdout, cv=args.cv)
+                make_default=not args.no_default, holdout=args.holdout, cv=args.cv, engine=args.engine)
             out.append(summary)
             record.wrote[task] = summary["path"]
             record.counts[task] = {k: summary[k] for k in ("n_train", "macro_f1", "f1", "threshold")}

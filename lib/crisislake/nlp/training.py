@@ -251,10 +251,13 @@ def _other(spec: TaskSpec) -> str:
 
 
 def _per_group(rows, preds, spec: TaskSpec) -> Dict[str, Dict[str, object]]:
+    return per_group_scores([row["group"] for row in rows], preds, spec)
+
+
+def per_group_scores(groups: List[str], preds, spec: TaskSpec) -> Dict[str, Dict[str, object]]:
     """Held-out score per event: accuracy always, F1 of the positive class for binary tasks."""
-    out: Dict[str, Dict[str, list]] = {}
-    for row, pair in zip(rows, preds):
-        group = row["group"]
+    out: Dict[str, list] = {}
+    for group, pair in zip(groups, preds):
         # Kaggle "groups" are its 221 keywords: report them as one held-out collection.
         out.setdefault("kaggle" if group.startswith("kaggle:") else group, []).append(pair)
     summary = {}

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List
 
-from crisislake.config import Config
 from crisislake.context import JobContext
 from crisislake.pseudonym import key_from_env, pseudonymise_text
 from crisislake.report import charts

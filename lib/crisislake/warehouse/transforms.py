@@ -12,12 +12,10 @@ from typing import Callable, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from crisislake.warehouse import model as m
 
 LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank", "information_type")
-TWEET_URL = "https://twitter.com/i/web/status/"
 
 DISASTER_TYPES: Tuple[Tuple[str, str, str], ...] = (
     ("earthquake", "natural", "Earthquake or aftershock"),
