@@ -37,9 +37,10 @@ def test_sample_ingest_reconciles_read_with_new_duplicates_and_quarantined(sampl
     _, counts = sample_lake
     # 150 v1.1 + 100 gzip + 100 Firehose + 80 v2 + 150 CSV + 4 malformed lines, and the truncated
     # gzip file: 30 lines of member 1, 6 complete lines of member 2 and its cut last line = 37.
-    # The 20 tweets of the first v2 page are also in v1-statuses.json.
+    # The 20 tweets of the first v2 page are also in v1-statuses.json. The US 2020 slice: 105
+    # police statuses, 2 of them without text.
     assert {k: counts[k] for k in ("files_read", "records_read", "new_rows", "duplicates", "quarantined")} == {
-        "files_read": 7, "records_read": 621, "new_rows": 596, "duplicates": 20, "quarantined": 5}
+        "files_read": 8, "records_read": 726, "new_rows": 699, "duplicates": 20, "quarantined": 7}
     assert counts["records_read"] == counts["new_rows"] + counts["duplicates"] + counts["quarantined"]
 
 
@@ -52,6 +53,8 @@ def test_sample_quarantine_holds_each_bad_record_with_its_reason(spark, sample_l
         ("malformed.json", 2, "missing tweet id"),
         ("malformed.json", 3, "missing text"),
         ("malformed.json", 4, "unparseable created_at"),
+        ("pb2020-police-statuses.json", 34, "missing text"),
+        ("pb2020-police-statuses.json", 35, "missing text"),
     ]
     assert all(r.raw_payload and r.run_id == "first" for r in rows)
 
@@ -73,18 +76,18 @@ def test_second_run_over_the_same_files_adds_nothing(spark, sample_lake):
     config, _ = sample_lake
     counts = job.ingest(spark, config, "second")
     assert (counts["records_read"], counts["new_rows"], counts["duplicates"], counts["quarantined"],
-            counts["quarantine_rows_added"], counts["replaced_by_richer"]) == (621, 0, 616, 5, 0, 0)
-    assert count_rows(spark, config.table("curated", "tweets")) == 596
-    assert count_rows(spark, config.table("quarantine", "tweets")) == 5
+            counts["quarantine_rows_added"], counts["replaced_by_richer"]) == (726, 0, 719, 7, 0, 0)
+    assert count_rows(spark, config.table("curated", "tweets")) == 699
+    assert count_rows(spark, config.table("quarantine", "tweets")) == 7
 
 
 def test_run_record_says_what_was_read_written_and_quarantined(sample_lake):
     config, _ = sample_lake
     record = json.loads(Path(config.zone("_runs"), "first.json").read_text())["steps"]["ingest-tweets"]
     assert record["status"] == "succeeded"
-    assert record["read"]["records"] == 621 and record["read"]["files"] == 7
-    assert list(record["wrote"].values()) == [596]
-    assert list(record["quarantined"].values()) == [5]
+    assert record["read"]["records"] == 726 and record["read"]["files"] == 8
+    assert list(record["wrote"].values()) == [699]
+    assert list(record["quarantined"].values()) == [7]
 
 
 def test_same_tweet_in_v1_and_v2_form_is_one_row_with_the_longer_text(spark, config):

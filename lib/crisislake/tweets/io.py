@@ -24,8 +24,8 @@ from pyspark.sql import types as T
 from crisislake import delta_io, fs
 from crisislake.session import temporary_conf
 from crisislake.tweets import decode
-from crisislake.tweets.schemas import TWEETS_SCHEMA
-from crisislake.tweets.transforms import richness_sql
+from crisislake.tweets.schemas import TWEETS_SCHEMA, richness_sql
+from crisislake.tweets.workers import shipped
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -94,16 +94,6 @@ def one_file_per_partition(spark: SparkSession) -> ContextManager[None]:
 
 def _max_split_bytes(spark: SparkSession) -> int:
     return int(spark._jsparkSession.sessionState().conf().filesMaxPartitionBytes())
-
-
-def shipped(module):
-    """``module``, registered to be pickled by value into UDFs: a local session's Python workers
-    may run an interpreter where the crisislake package is not installed (the modules shipped
-    this way import only the standard library and pyarrow)."""
-    from pyspark import cloudpickle
-
-    cloudpickle.register_pickle_by_value(module)
-    return module
 
 
 def damaged_gzip_files(spark: SparkSession, files: Sequence[str]) -> Dict[str, str]:

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -170,19 +170,29 @@ def _parsed(payload: Column) -> Column:
 
 def parse_lines(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
     """Lines (:data:`crisislake.tweets.io.LINE_SCHEMA`, JVM-read) -> one row per line: the
-    contract columns with lineage where the Java class took the line, and ``declined`` (then
-    the content is null). Needs :func:`register` first."""
+    contract columns with lineage where the Java class took the line; ``declined`` and, for a
+    declined line only, its ``payload`` for the Python parse. Needs :func:`register` first."""
 
     def inner(lines_df: DataFrame) -> DataFrame:
         return (
-            lines_df.select("source_uri", "source_line", _parsed(F.col("payload")).alias("row"))
-            .select("source_uri", "source_line", "row.*", F.col("row").isNull().alias("declined"))
+            lines_df.select("source_uri", "source_line", "payload", _parsed(F.col("payload")).alias("row"))
+            .select("source_uri", "source_line", "row.*", F.col("row").isNull().alias("declined"),
+                    F.when(F.col("row").isNull(), F.col("payload")).alias("payload"))
             .withColumn("created_at", F.expr("timestamp_micros(created_us)"))
             .transform(with_lineage(run_id, ingested_at))
-            .select(*TWEET_COLUMNS, "declined")
+            .select(*TWEET_COLUMNS, "declined", "payload")
         )
 
     return inner
+
+
+def first_pass_totals() -> List[Column]:
+    """Aggregates over :func:`parse_lines`' rows: lines, lines declined, distinct ids taken."""
+    return [
+        F.count(F.lit(1)).alias("lines"),
+        F.count(F.when(F.col("declined"), 1)).alias("declined"),
+        F.countDistinct(F.when(~F.col("declined"), F.col("tweet_id"))).alias("distinct"),
+    ]
 
 
 def taken(parsed: DataFrame) -> DataFrame:
@@ -191,18 +201,8 @@ def taken(parsed: DataFrame) -> DataFrame:
         *TWEET_COLUMNS, F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("raw_payload"))
 
 
-def files_with_declined(parsed: DataFrame, files: Sequence[str]) -> List[str]:
-    """Which of ``files`` (as listed) hold a line of :func:`parse_lines` that was declined."""
-    from crisislake.tweets.io import normalise_uri
-
-    listed = {normalise_uri(f): f for f in files}
-    rows = parsed.filter(F.col("declined")).select("source_uri").distinct().collect()
-    return sorted(listed.get(normalise_uri(r.source_uri), r.source_uri) for r in rows)
-
-
-def declined_lines(lines_df: DataFrame) -> DataFrame:
-    """The lines the Java class declines, for the Python parse. The lines are read again
-    rather than staged with the parse: a Firehose or v2 file is declined whole, and writing its
-    lines to the stage and back cost more than reading the file again and repeating the
-    (quick) decline."""
-    return lines_df.filter(_parsed(F.col("payload")).isNull())
+def declined_lines(parsed: DataFrame) -> DataFrame:
+    """The lines of :func:`parse_lines` the Java class declined, as lines for the Python parse."""
+    return parsed.filter(F.col("declined")).select(
+        "source_uri", "source_line", "payload", F.lit(None).cast("string").alias("raw"),
+        F.lit(None).cast("string").alias("error"))

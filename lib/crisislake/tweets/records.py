@@ -433,18 +433,52 @@ def tweet_columns(t: dict, includes: Optional[dict], kind: str) -> Tuple[Optiona
     kept for the reasons. ``includes`` is the v2 response's.
 
     This runs for every tweet, and its CPU is most of the parse: a tuple instead of a dict,
-    and fallbacks looked up only when the preferred field is null."""
-    get = t.get
+    and fallbacks looked up only when the preferred field is null. The stages: what the tweet
+    retweets (:func:`_retweet`), who wrote it (:func:`_author`), where (:func:`_place_and_point`),
+    which tweets it points at (:func:`_references`)."""
     includes = includes or _NONE
     users = includes.get("users")
-    user = get("user") or _NONE
-    author_id = text(get("author_id"))
-    refs = _refs(t) if get("referenced_tweets") else _NONE
-    rt = get("retweeted_status")
+    refs = _refs(t) if t.get("referenced_tweets") else _NONE
+    rt, rt_handle, rt_text, ent = _retweet(t, includes, refs, users)
+    raw_id = _pick(t, "id_str", "id")
+    tweet_id = parse_id(raw_id)
+    raw_created_at = text(t.get("created_at"))
+    created = parse_created_at(raw_created_at)
+    if created is None and kind == "csv" and raw_created_at is None:
+        created = snowflake_micros(tweet_id)
+    mentions = _strings(ent.get("user_mentions"), "screen_name")
+    if mentions is None:
+        mentions = _strings(ent.get("mentions"), "username") or []
+    if rt_handle is not None:
+        mentions.insert(0, rt_handle)
+    author, handle = _author(t, users)
+    place, point = _place_and_point(t, includes)
+    two = point is not None and len(point) == 2
+    return raw_id, raw_created_at, (
+        tweet_id,
+        created,
+        unescape(f"RT @{rt_handle}: {rt_text}" if rt_text is not None and rt_handle is not None else _full_text(t)),
+        _pick(t, "lang"),
+        author,
+        handle,
+        *_references(t, rt, refs),
+        _strings(ent.get("hashtags"), "text", "tag") or [],
+        _strings(ent.get("urls"), "unwound_url", "expanded_url", "url") or [],
+        mentions,
+        _pick(place, "country_code", "country"),
+        _pick(place, "full_name", "name"),
+        float(point[1]) if two and point[1] is not None else None,
+        float(point[0]) if two and point[0] is not None else None,
+    )
+
+
+def _retweet(t: dict, includes: dict, refs: dict, users: Optional[list]) -> Tuple[Any, Optional[str], Optional[str], dict]:
+    """``(retweeted tweet, its author's handle, its full text, the entities to read)``: the
+    v1.1 ``retweeted_status``, else the v2 included tweet the ``retweeted`` reference names. A
+    retweet's entities are the original's; a tweet that retweets nothing has its own."""
+    rt = t.get("retweeted_status")
     if rt is None:
         rt = _find(includes.get("tweets"), "id", refs.get("retweeted"))
-    geo = get("geo")
-    geo2 = geo if type(geo) is dict and "place_id" in geo and conforms(geo, GEO_V2) else _NONE
     rt_handle = rt_text = ent = None
     if rt:
         rt_handle = _pick(rt.get("user") or _NONE, "screen_name")
@@ -454,28 +488,36 @@ def tweet_columns(t: dict, includes: Optional[dict], kind: str) -> Tuple[Optiona
         ent = _full_entities(rt)
     if ent is None:
         ent = _full_entities(t)
-    ent = ent or _NONE
-    place = get("place")
-    if place is None:
-        place = _find(includes.get("places"), "id", text(geo2.get("place_id")))
-    point = (get("coordinates") or _NONE).get("coordinates")
-    if point is None:
-        point = (geo2.get("coordinates") or _NONE).get("coordinates")
-    raw_id = _pick(t, "id_str", "id")
-    tweet_id = parse_id(raw_id)
-    raw_created_at = text(get("created_at"))
-    created = parse_created_at(raw_created_at)
-    if created is None and kind == "csv" and raw_created_at is None:
-        created = snowflake_micros(tweet_id)
-    mentions = _strings(ent.get("user_mentions"), "screen_name")
-    if mentions is None:
-        mentions = _strings(ent.get("mentions"), "username") or []
-    if rt_handle is not None:
-        mentions.insert(0, rt_handle)
+    return rt, rt_handle, rt_text, ent or _NONE
+
+
+def _author(t: dict, users: Optional[list]) -> Tuple[Optional[int], Optional[str]]:
+    """``(author id, handle)``: v1.1's ``user``, else v2's ``author_id`` and its included user."""
+    user = t.get("user") or _NONE
+    author_id = text(t.get("author_id"))
     author = _pick(user, "id_str", "id")
     handle = _pick(user, "screen_name")
     if handle is None:
         handle = _pick(_find(users, "id", author_id), "username")
+    return parse_id(author if author is not None else author_id), handle
+
+
+def _place_and_point(t: dict, includes: dict) -> Tuple[dict, Optional[list]]:
+    """``(place, [lon, lat])``: v1.1's ``place`` and exact ``coordinates``, else v2's ``geo``
+    (a ``place_id`` looked up in the included places, and its own point)."""
+    geo = t.get("geo")
+    geo2 = geo if type(geo) is dict and "place_id" in geo and conforms(geo, GEO_V2) else _NONE
+    place = t.get("place")
+    if place is None:
+        place = _find(includes.get("places"), "id", text(geo2.get("place_id")))
+    point = (t.get("coordinates") or _NONE).get("coordinates")
+    if point is None:
+        point = (geo2.get("coordinates") or _NONE).get("coordinates")
+    return place, point
+
+
+def _references(t: dict, rt: Any, refs: dict) -> Tuple[Optional[int], Optional[int], Optional[int]]:
+    """``(retweet_of_id, quote_of_id, reply_to_id)`` from v1.1's fields, else v2's references."""
     retweet_of = None
     if rt or refs:
         retweet_of = _pick(rt, "id_str", "id")
@@ -483,31 +525,13 @@ def tweet_columns(t: dict, includes: Optional[dict], kind: str) -> Tuple[Optiona
             retweet_of = refs.get("retweeted")
     quote_of = _pick(t, "quoted_status_id_str")
     if quote_of is None:
-        quote_of = _pick(get("quoted_status") or _NONE, "id_str", "id")
+        quote_of = _pick(t.get("quoted_status") or _NONE, "id_str", "id")
         if quote_of is None:
             quote_of = refs.get("quoted")
     reply_to = _pick(t, "in_reply_to_status_id_str", "in_reply_to_status_id")
     if reply_to is None:
         reply_to = refs.get("replied_to")
-    two = point is not None and len(point) == 2
-    return raw_id, raw_created_at, (
-        tweet_id,
-        created,
-        unescape(f"RT @{rt_handle}: {rt_text}" if rt_text is not None and rt_handle is not None else _full_text(t)),
-        _pick(t, "lang"),
-        parse_id(author if author is not None else author_id),
-        handle,
-        parse_id(retweet_of),
-        parse_id(quote_of),
-        parse_id(reply_to),
-        _strings(ent.get("hashtags"), "text", "tag") or [],
-        _strings(ent.get("urls"), "unwound_url", "expanded_url", "url") or [],
-        mentions,
-        _pick(place, "country_code", "country"),
-        _pick(place, "full_name", "name"),
-        float(point[1]) if two and point[1] is not None else None,
-        float(point[0]) if two and point[0] is not None else None,
-    )
+    return parse_id(retweet_of), parse_id(quote_of), parse_id(reply_to)
 
 
 def _reason(raw_id: Optional[str], raw_created_at: Optional[str], row: tuple, kind: str) -> Optional[str]:

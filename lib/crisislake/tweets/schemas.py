@@ -1,4 +1,12 @@
-"""The ``curated/tweets`` contract (what raw JSON is read into: :mod:`crisislake.tweets.records`)."""
+"""The ``curated/tweets`` contract (what raw JSON is read into: :mod:`crisislake.tweets.records`),
+and which version of a tweet wins when it is seen more than once.
+
+The *richer* one wins: the longer text (a v1.1 ``extended_tweet.full_text`` or v2
+``note_tweet.text`` beats a 140-character ``text``), then the one with more metadata filled
+(date, author, handle, language, place, coordinates), then the first file/line in sort order.
+The same rule picks one row per ``tweet_id`` within a batch and decides the MERGE update, so a
+re-run over the same files changes nothing.
+"""
 from __future__ import annotations
 
 from pyspark.sql import types as T
@@ -35,3 +43,18 @@ TWEETS_SCHEMA = T.StructType(
     ]
 )
 TWEET_COLUMNS = [f.name for f in TWEETS_SCHEMA.fields]
+
+RICHNESS_FIELDS = ("created_at", "author_id", "author_handle", "lang", "place_name", "lat")
+
+
+def richness_sql(alias: str) -> str:
+    """SQL ranking a tweet row: text length first, then how many metadata fields are filled.
+
+    Returned as ``(len * 16 + filled)`` so one number orders rows; used for the in-batch pick
+    and the MERGE update condition alike.
+
+    >>> richness_sql("s").startswith("(coalesce(length(s.text), 0) * 16 + CASE WHEN s.`created_at`")
+    True
+    """
+    filled = " + ".join(f"CASE WHEN {alias}.`{c}` IS NULL THEN 0 ELSE 1 END" for c in RICHNESS_FIELDS)
+    return f"(coalesce(length({alias}.text), 0) * 16 + {filled})"

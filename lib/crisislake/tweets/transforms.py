@@ -2,23 +2,26 @@
 
 The parsing itself (lines -> tweets and quarantine reasons) runs in Python workers, see
 :mod:`crisislake.tweets.records`. Which version of a tweet wins when it is seen more than once
-(v1.1 and v2 forms, a CSV export, a re-run): the *richer* one, i.e. the longer text (a v1.1
-``extended_tweet.full_text`` or v2 ``note_tweet.text`` beats a 140-character ``text``), then the
-one with more metadata filled (date, author, handle, language, place, coordinates), then the
-first file/line in sort order. The same rule decides the MERGE update, so a re-run over the same
-files changes nothing.
+is the contract's rule, :func:`crisislake.tweets.schemas.richness_sql`. Nothing here reads or
+writes storage.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from crisislake.tweets.schemas import TWEET_COLUMNS
+from crisislake.tweets import records as records_module
+from crisislake.tweets.schemas import TWEET_COLUMNS, richness_sql
+from crisislake.tweets.workers import shipped
 
-RICHNESS_FIELDS = ("created_at", "author_id", "author_handle", "lang", "place_name", "lat")
+# Set while the parse runs: lines go to the Python workers in Arrow batches of 1,000 rows, not
+# Spark's default 10,000. The JVM grows and zero-fills each batch's buffers; 10,000 statuses of
+# 3 KB make 32 MB buffers that never stay in cache, and zero-filling them took 3.2 of the 8.9
+# CPU-seconds of the threads feeding the workers (async-profiler, bench input); at 1,000, 0.8.
+PARSE_CONF = {"spark.sql.execution.arrow.maxRecordsPerBatch": "1000"}
 
 
 def with_lineage(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
@@ -32,14 +35,33 @@ def with_lineage(run_id: str, ingested_at: Optional[datetime] = None) -> Callabl
     return inner
 
 
-def richness_sql(alias: str) -> str:
-    """SQL ranking a tweet row: text length first, then how many metadata fields are filled.
+def to_records(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
+    """Lines (``source_uri, source_line, payload, raw, error``) -> one row per record with the
+    contract columns, ``reason`` (null when good) and ``raw_payload`` (kept for bad rows only,
+    so a batch holds tweets, not multi-KB JSON). Run its actions under :data:`PARSE_CONF`."""
+    parse = shipped(records_module).parse_batches
 
-    Returned as ``(len * 16 + filled)`` so one number orders rows; used for the in-batch pick
-    and the MERGE update condition alike.
-    """
-    filled = " + ".join(f"CASE WHEN {alias}.`{c}` IS NULL THEN 0 ELSE 1 END" for c in RICHNESS_FIELDS)
-    return f"(coalesce(length({alias}.text), 0) * 16 + {filled})"
+    def inner(lines_df: DataFrame) -> DataFrame:
+        parsed = lines_df.select("source_uri", "source_line", "payload", "raw", "error").mapInArrow(
+            parse, records_module.OUTPUT_DDL)
+        return (
+            parsed.withColumn("created_at", F.expr("timestamp_micros(created_us)"))
+            .transform(with_lineage(run_id, ingested_at))
+            .select(*TWEET_COLUMNS, "reason", "raw_payload")
+        )
+
+    return inner
+
+
+def record_totals() -> List[Column]:
+    """Aggregates over :func:`to_records`' rows: ``read`` (records), ``quarantined`` (with a
+    reason) and ``distinct`` (distinct ids among the good ones: fewer than the good records
+    when the batch repeats a tweet)."""
+    return [
+        F.count(F.lit(1)).alias("read"),
+        F.count(F.col("reason")).alias("quarantined"),
+        F.countDistinct(F.when(F.col("reason").isNull(), F.col("tweet_id"))).alias("distinct"),
+    ]
 
 
 def select_tweets(df: DataFrame) -> DataFrame:
@@ -53,7 +75,7 @@ def select_quarantine(df: DataFrame) -> DataFrame:
 
 
 def pick_richest(tweets_df: DataFrame) -> DataFrame:
-    """One row per ``tweet_id``: the richest version (see the module docstring).
+    """One row per ``tweet_id``: the richest version (:func:`~crisislake.tweets.schemas.richness_sql`).
 
     A window over ``tweet_id`` costs one shuffle of the narrow tweet rows (not the raw JSON).
     """
@@ -66,31 +88,3 @@ def pick_richest(tweets_df: DataFrame) -> DataFrame:
         .filter(F.col("_rank") == 1)
         .drop("_rank")
     )
-
-
-# Set while the parse runs: lines go to the Python workers in Arrow batches of 1,000 rows, not
-# Spark's default 10,000. The JVM grows and zero-fills each batch's buffers; 10,000 statuses of
-# 3 KB make 32 MB buffers that never stay in cache, and zero-filling them took 3.2 of the 8.9
-# CPU-seconds of the threads feeding the workers (async-profiler, bench input); at 1,000, 0.8.
-PARSE_CONF = {"spark.sql.execution.arrow.maxRecordsPerBatch": "1000"}
-
-
-def to_records(run_id: str, ingested_at: Optional[datetime] = None) -> Callable[[DataFrame], DataFrame]:
-    """Lines (``source_uri, source_line, payload, raw, error``) -> one row per record with the
-    contract columns, ``reason`` (null when good) and ``raw_payload`` (kept for bad rows only,
-    so a staged batch holds tweets, not multi-KB JSON). Run its actions under :data:`PARSE_CONF`."""
-    from crisislake.tweets import records as records_module
-    from crisislake.tweets.io import shipped
-
-    parse = shipped(records_module).parse_batches
-
-    def inner(lines_df: DataFrame) -> DataFrame:
-        parsed = lines_df.select("source_uri", "source_line", "payload", "raw", "error").mapInArrow(
-            parse, records_module.OUTPUT_DDL)
-        return (
-            parsed.withColumn("created_at", F.expr("timestamp_micros(created_us)"))
-            .transform(with_lineage(run_id, ingested_at))
-            .select(*TWEET_COLUMNS, "reason", "raw_payload")
-        )
-
-    return inner
