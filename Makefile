@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/lib
 
-.PHONY: help setup services services-stop run serve report models test lint bench build submit clean
+.PHONY: help setup services services-stop run serve report models test lint bench chaos audit build submit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ lint: setup ## ruff, and the import layers of .importlinter (cli/pipeline > area
 
 bench: services ## benchmarks: print throughput and memory figures (slow, not a test)
 	$(PY) bench/run_all.py
+
+chaos: services ## kill jobs at random points, rerun, count rows lost/doubled (CHAOS_POINTS=20 CHAOS_JOBS=a,b): bench/results/reliability.md
+	$(PY) bench/chaos.py
 
 build: setup ## build dist/: package zip, jobs, bootstrap, config, stamped with the git version
 	$(PY) -m crisislake.cli emr build

@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""`make chaos`: kill jobs at random points, rerun them, and count the rows lost or doubled.
+
+For each job: the lake as it is before the job (built once from ``data/sample`` by running the
+jobs before it) and the reference, the lake after one clean run (per table: the multiset of row
+hashes over the business columns, see ``scripts/lake_digest.py``). Then, per kill point: restore
+the lake as it was before the job, run ``python -m crisislake.cli <job>`` in its own process
+group, SIGKILL the whole group after a delay drawn (seeded) within the job's clean run time,
+rerun the job to completion and compare every table with the reference. ``load`` is compared on
+the PostgreSQL schema as well (its own schema on the shared server).
+
+Environment: ``CHAOS_POINTS`` (kill points per job, default 20), ``CHAOS_JOBS`` (comma-separated,
+default all of :data:`JOBS`), ``CHAOS_SEED`` (default 24), ``CHAOS_WORK`` (scratch folder).
+Each finished job's row is merged into ``bench/results/reliability.json`` and the whole table is
+rewritten to ``bench/results/reliability.md``, so jobs can be swept one at a time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import lake_digest  # noqa: E402
+
+RESULTS_JSON = ROOT / "bench" / "results" / "reliability.json"
+RESULTS_MD = ROOT / "bench" / "results" / "reliability.md"
+PG_SCHEMA = "chaos_load"
+# A fixed key so the pseudonymised handles of two runs compare equal (never a real key).
+PSEUDONYM_KEY = "00" * 32
+
+
+@dataclass(frozen=True)
+class ChaosJob:
+    """A job under test: its CLI name and options, and the lake state it starts from."""
+
+    name: str
+    command: Tuple[str, ...]
+    after: str  # the snapshot it starts from: the name of the step run before it
+
+
+# The chain that builds the lake from data/sample, in order: (snapshot name, CLI command).
+CHAIN: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ("ingest-tweets", ("ingest-tweets",)),
+    ("ingest-hdx", ("ingest-hdx",)),
+    ("ingest-reported-incidents", ("ingest-reported-incidents",)),
+    ("dedup", ("dedup",)),
+    ("incidents", ("incidents",)),
+    ("export", ("export",)),
+    ("load", ("load", "--set", f"warehouse.schema={PG_SCHEMA}")),
+)
+JOBS: Tuple[ChaosJob, ...] = (
+    ChaosJob("ingest-tweets", ("ingest-tweets",), "raw"),
+    ChaosJob("ingest-tweets --stream", ("ingest-tweets", "--stream", "--max-files-per-trigger", "2"), "raw"),
+    ChaosJob("ingest-hdx", ("ingest-hdx",), "ingest-tweets"),
+    ChaosJob("dedup", ("dedup",), "ingest-reported-incidents"),
+    ChaosJob("incidents", ("incidents",), "dedup"),
+    ChaosJob("export", ("export",), "incidents"),
+    ChaosJob("load", CHAIN[-1][1], "export"),
+)
+SPARK_SETTINGS = ("spark.master=local[2]", "spark.shuffle_partitions=2", "spark.driver_memory=2g",
+                  "spark.conf.spark.ui.enabled=false", "spark.conf.spark.ui.showConsoleProgress=false")
+
+
+@dataclass
+class Outcome:
+    """One finished subprocess run."""
+
+    code: int
+    seconds: float
+    killed: bool
+    last_error: str = ""
+
+
+@dataclass
+class Point:
+    """One kill point: when the kill came, what the killed run left, what the rerun gave."""
+
+    delay_s: float
+    killed: bool
+    left_state: bool
+    rerun_code: int
+    rerun_s: float
+    lost: int
+    doubled: int
+    orphans: int
+    reconciled: Optional[bool]
+    error: str = ""
+    tables: Dict[str, Dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.rerun_code == 0 and self.lost == 0 and self.doubled == 0 and self.reconciled is not False
+
+
+def pg_url() -> str:
+    import devservices
+
+    return devservices.ensure_postgres()
+
+
+def child_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "PYTHONPATH": str(ROOT / "lib"), "PYSPARK_PYTHON": sys.executable,
+        "WAREHOUSE_PSEUDONYM_KEY": PSEUDONYM_KEY, "CRISISLAKE_WAREHOUSE__POSTGRES_URL": pg_url(),
+    })
+    return env
+
+
+def cli_argv(lake: Path, command: Sequence[str], run_id: str) -> List[str]:
+    sets = [arg for s in SPARK_SETTINGS for arg in ("--set", s)]
+    return ["nice", "-n", "10", sys.executable, "-m", "crisislake.cli", *command,
+            "--lake-root", str(lake), "--run-id", run_id, *sets]
+
+
+def _wait_group_gone(pgid: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"process group {pgid} still alive {timeout} s after SIGKILL")
+
+
+def run_cli(lake: Path, command: Sequence[str], kill_after: Optional[float] = None,
+            log: Optional[Path] = None) -> Outcome:
+    """Run one CLI command in its own process group; SIGKILL the group after ``kill_after`` s."""
+    from crisislake.runs import new_run_id
+
+    time.sleep(1.0)  # run ids sort by their second: a rerun's id must sort after the killed one's
+    argv = cli_argv(lake, command, new_run_id())
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    killed = False
+    try:
+        _, err = proc.communicate(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        _wait_group_gone(proc.pid)
+        killed = True
+    finally:
+        if log:
+            out.close()
+    lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+    last = next((ln for ln in reversed(lines) if ln.startswith("crisislake:") or "Error" in ln), "")
+    return Outcome(proc.returncode, time.monotonic() - started, killed, last[:300])
+
+
+def restore(snapshot: Path, lake: Path) -> None:
+    shutil.rmtree(lake, ignore_errors=True)
+    shutil.copytree(snapshot, lake, symlinks=True)
+
+
+def drop_schema() -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url(), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+
+
+def file_state(lake: Path) -> Dict[str, int]:
+    return {str(p.relative_to(lake)): p.stat().st_size for p in lake.rglob("*") if p.is_file()}
+
+
+def digest(lake: Path, with_warehouse: bool) -> lake_digest.Digest:
+    out = lake_digest.digest_lake(str(lake))
+    if with_warehouse:
+        out.update(lake_digest.digest_postgres(pg_url(), PG_SCHEMA))
+    return out
+
+
+def source_key() -> str:
+    """What the snapshots depend on: the package's code and the sample."""
+    crc = 0
+    for path in sorted([*(ROOT / "lib").rglob("*.py"), *(ROOT / "lib").rglob("*.java"),
+                        *(ROOT / "data" / "sample").rglob("*"), *(ROOT / "conf").glob("*.json")]):
+        if path.is_file():
+            crc = zlib.crc32(str(path.relative_to(ROOT)).encode() + path.read_bytes(), crc)
+    return f"{crc:08x}"
+
+
+def build_snapshots(work: Path, wanted: Sequence[ChaosJob]) -> Dict[str, dict]:
+    """Run the chain once from the sample; keep the lake before/after each step and each
+    step's reference digest and clean run time. Reused while the code and sample are unchanged."""
+    from crisislake.pipeline import stage_sample
+
+    wanted = JOBS  # every reference at once: later sweeps of other jobs reuse them
+    meta_path = work / "snapshots.json"
+    key = source_key()
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("key") == key and all(j.name in meta["jobs"] for j in wanted):
+            return meta["jobs"]
+    shutil.rmtree(work / "snap", ignore_errors=True)
+    lake = work / "lake"
+    shutil.rmtree(lake, ignore_errors=True)
+    lake.mkdir(parents=True)
+    stage_sample(str(ROOT / "data" / "sample"), str(lake))
+    shutil.copytree(lake, work / "snap" / "raw")
+    drop_schema()
+    needed = max((i for i, (name, _) in enumerate(CHAIN) if any(j.after == name for j in wanted)), default=-1)
+    jobs: Dict[str, dict] = {}
+    previous = "raw"
+    for name, command in CHAIN[:needed + 1]:
+        outcome = run_cli(lake, command, log=work / "build.log")
+        if outcome.code != 0:
+            raise RuntimeError(f"clean run of {name} failed ({outcome.code}): {outcome.last_error}; see {work}/build.log")
+        shutil.copytree(lake, work / "snap" / name)
+        print(f"built {name} in {outcome.seconds:.1f} s", flush=True)
+        job = next((j for j in wanted if j.name == name and j.after == previous), None)
+        if job:  # this clean run is the job's reference
+            jobs[name] = _reference(lake, job, outcome.seconds)
+        previous = name
+    for job in wanted:  # the other references: one clean run of the job from its starting state
+        if job.name in jobs:
+            continue
+        restore(work / "snap" / job.after, lake)
+        drop_schema()
+        outcome = run_cli(lake, job.command, log=work / "build.log")
+        if outcome.code != 0:
+            raise RuntimeError(f"reference run of {job.name} failed: {outcome.last_error}")
+        jobs[job.name] = _reference(lake, job, outcome.seconds)
+    meta_path.write_text(json.dumps({"key": key, "jobs": jobs}))
+    return jobs
+
+
+def _reference(lake: Path, job: ChaosJob, seconds: float) -> dict:
+    ref = digest(lake, job.name == "load")
+    print(f"reference {job.name}: {seconds:.1f} s, {sum(sum(c.values()) for c in ref.values())} rows "
+          f"in {len(ref)} tables", flush=True)
+    return {"seconds": seconds, "reference": {t: dict(c) for t, c in ref.items()},
+            "orphans": len(lake_digest.orphan_files(str(lake)))}
+
+
+def reconciled(lake: Path) -> Optional[bool]:
+    """Whether every ingest step record of the newest run has read = written + duplicates + quarantined."""
+    records = sorted((lake / "_runs").glob("*.json"))
+    if not records:
+        return None
+    steps = json.loads(records[-1].read_text()).get("steps", {})
+    checks = [s["rows_read"] == s["rows_written"] + s["rows_duplicate"] + (s["rows_quarantined"] or 0)
+              for s in steps.values() if s.get("rows_duplicate") is not None and s.get("rows_read") is not None]
+    return all(checks) if checks else None
+
+
+def kill_point(work: Path, job: ChaosJob, delay: float, reference: lake_digest.Digest) -> Point:
+    lake = work / "lake"
+    restore(work / "snap" / job.after, lake)
+    warehouse = job.name == "load"
+    if warehouse:
+        drop_schema()
+    before = file_state(lake)
+    killed_run = run_cli(lake, job.command, kill_after=delay, log=work / "points.log")
+    left_state = file_state(lake) != before
+    rerun = run_cli(lake, job.command, log=work / "points.log")
+    tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
+    return Point(
+        delay_s=round(delay, 2), killed=killed_run.killed, left_state=left_state,
+        rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
+        lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
+        orphans=len(lake_digest.orphan_files(str(lake))), reconciled=reconciled(lake),
+        error=rerun.last_error if rerun.code else "",
+        tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]},
+    )
+
+
+def sweep(work: Path, job: ChaosJob, meta: dict, points: int, seed: int) -> List[Point]:
+    rng = random.Random(seed * 1_000_003 + zlib.crc32(job.name.encode()))
+    reference = {t: lake_digest.Counter(c) for t, c in meta["reference"].items()}
+    out = []
+    for i in range(points):
+        delay = rng.uniform(0.0, meta["seconds"])
+        point = kill_point(work, job, delay, reference)
+        out.append(point)
+        state = "PASS" if point.passed else "FAIL"
+        print(f"{job.name} point {i + 1}/{points}: kill at {point.delay_s:.1f} s (killed={point.killed}, "
+              f"left state={point.left_state}) -> rerun {point.rerun_code} in {point.rerun_s} s, lost {point.lost}, "
+              f"doubled {point.doubled}, orphans {point.orphans}: {state} {point.error}", flush=True)
+    return out
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def row_for(job: ChaosJob, meta: dict, points: List[Point], seed: int) -> dict:
+    return {
+        "fault": "SIGKILL process group, rerun", "job": job.name, "runs": len(points),
+        "passed": sum(p.passed for p in points), "killed_mid_run": sum(p.killed for p in points),
+        "left_state": sum(p.left_state for p in points),
+        "rows_lost": sum(p.lost for p in points), "rows_doubled": sum(p.doubled for p in points),
+        "reference_rows": sum(sum(c.values()) for c in meta["reference"].values()),
+        "clean_s": round(meta["seconds"], 1),
+        "rerun_s_median": round(statistics.median(p.rerun_s for p in points), 1) if points else None,
+        "orphan_files_max": max((p.orphans for p in points), default=0) - meta.get("orphans", 0),
+        "failures": [asdict(p) for p in points if not p.passed],
+        "command": f"CHAOS_JOBS='{job.name}' CHAOS_POINTS={len(points)} CHAOS_SEED={seed} make chaos",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load": load_average(),
+    }
+
+
+def save_row(row: dict) -> None:
+    rows = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    rows[f"{row['fault']}|{row['job']}"] = row
+    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_JSON.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+    render(rows)
+
+
+def render(rows: Dict[str, dict]) -> None:
+    lines = [
+        "# Reliability: faults injected, reruns compared with a clean run",
+        "",
+        f"Written by `bench/chaos.py` (and the fault tests it names); machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}. Each row gives the",
+        "date and the load average (1/5/15 min) when it was measured: the machine is shared, so times are",
+        "indicative. A run passes when its rerun exits 0 and every table (Delta tables by their log,",
+        "the exports `load` would read, the PostgreSQL schema for `load`) holds the reference's rows,",
+        "compared row by row over the business columns: *lost* rows are missing, *doubled* rows extra.",
+        "*killed* counts runs the SIGKILL hit before they ended, *left state* those that had changed",
+        "files in the lake by then; *orphans* are data files no Delta commit names (never read).",
+        "",
+        "| fault | job | runs | passed | killed | left state | rows lost | rows doubled | orphans | "
+        "clean s | rerun s (median) | measured | load avg | reproduce |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows.values():
+        lines.append(
+            f"| {row['fault']} | {row['job']} | {row['runs']} | {row['passed']} | {row.get('killed_mid_run', '')} | "
+            f"{row.get('left_state', '')} | {row['rows_lost']} | {row['rows_doubled']} | "
+            f"{row.get('orphan_files_max', '')} | {row.get('clean_s', '')} | {row.get('rerun_s_median', '')} | "
+            f"{row['date']} | {row['load']} | `{row['command']}` |")
+    failures = [(row["job"], f) for row in rows.values() for f in row.get("failures", [])]
+    if failures:
+        lines += ["", "## Failed runs", ""]
+        lines += [f"- {job}: {json.dumps(f, sort_keys=True)}" for job, f in failures]
+    RESULTS_MD.write_text("\n".join(lines) + "\n")
+
+
+def selected_jobs() -> List[ChaosJob]:
+    wanted = [j.strip() for j in os.environ.get("CHAOS_JOBS", "").split(",") if j.strip()]
+    if not wanted:
+        return list(JOBS)
+    by_name = {j.name: j for j in JOBS}
+    unknown = [w for w in wanted if w not in by_name]
+    if unknown:
+        raise SystemExit(f"chaos: unknown jobs {unknown}; known: {', '.join(by_name)}")
+    return [by_name[w] for w in wanted]
+
+
+def main() -> int:
+    points = int(os.environ.get("CHAOS_POINTS", "20"))
+    seed = int(os.environ.get("CHAOS_SEED", "24"))
+    work = Path(os.environ.get("CHAOS_WORK", f"/tmp/crisislake-chaos-{os.getuid()}"))
+    work.mkdir(parents=True, exist_ok=True)
+    jobs = selected_jobs()
+    print(f"chaos: {points} kill points per job for {', '.join(j.name for j in jobs)}; seed {seed}; "
+          f"work {work}; load {load_average()}", flush=True)
+    meta = build_snapshots(work, jobs)
+    failed = 0
+    for job in jobs:
+        results = sweep(work, job, meta[job.name], points, seed)
+        row = row_for(job, meta[job.name], results, seed)
+        save_row(row)
+        failed += row["runs"] - row["passed"]
+    print(f"chaos: {failed} failed runs; table in {RESULTS_MD.relative_to(ROOT)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
