@@ -162,6 +162,9 @@ def run_cli(lake: Path, command: Sequence[str], kill_after: Optional[float] = No
     finally:
         if log:
             out.close()
+    if log:
+        with open(log, "ab") as out:
+            out.write(err)
     lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
     last = next((ln for ln in reversed(lines) if ln.startswith("crisislake:") or "Error" in ln), "")
     return Outcome(proc.returncode, time.monotonic() - started, killed, last[:300])
