@@ -76,7 +76,7 @@ JOBS: Tuple[Job, ...] = (
         "download HDX resources into raw/hdx with sidecars",
         reads=("HDX CKAN API",), writes=("raw/hdx",), spark=False,
         examples=("crisislake scrape-hdx --dataset political-violence-events-and-fatalities",
-                  "crisislake scrape-hdx --query acled --formats csv"),
+                  "crisislake scrape-hdx --query acled --format csv"),
     ),
     Job(
         "ingest-tweets", "crisislake.tweets.job",
@@ -161,7 +161,7 @@ JOBS: Tuple[Job, ...] = (
         "load", "crisislake.warehouse.load_job",
         "load an export into Redshift or PostgreSQL, exactly once",
         reads=("exports/<table>/<run_id>",), writes=("warehouse",), pipeline=True, spark=False,
-        examples=("crisislake load", "crisislake load --dry-run --set warehouse.backend=redshift"),
+        examples=("crisislake load", "crisislake load --dry-run"),
     ),
     Job(
         "sync-reviews", "crisislake.serve.sync_job",
