@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Quality of the default models on data they never saw: leave-event-out and leave-dataset-out.
 
-Every figure in docs/models.md comes from here. The rows are exactly the ones ``crisislake
+Every quality figure in bench/results/models.md (linked from docs/models.md) comes from here. The rows are exactly the ones ``crisislake
 train`` fits on (deduplicated, conflicts resolved, English; ``train_job.english_training_rows``);
 the default model (``train_job.LINEAR_FEATURES`` / ``LINEAR_HEADS``) and the baseline (scikit-learn
 ``TfidfVectorizer`` word 1-2-grams + char_wb 2-5-grams, ``LogisticRegression(C=4,

@@ -163,7 +163,8 @@ def main(argv: list) -> int:
         print("stopped")
     elif action == "env":
         print(f"export CRISISLAKE_WAREHOUSE__POSTGRES_URL={postgres_url()}")
-        print(f"export CRISISLAKE_TEST_S3_ENDPOINT={moto_endpoint()}")
+        print(f"export CRISISLAKE_SPARK__S3_ENDPOINT={moto_endpoint()}")
+        print(f"export AWS_ENDPOINT_URL_S3={moto_endpoint()}")
     else:
         print(f"postgres {postgres_url()}: {'up' if _port_open(PG_PORT) else 'down'}")
         print(f"moto {moto_endpoint()}: {'up' if _port_open(MOTO_PORT) else 'down'}")

@@ -57,11 +57,19 @@ def test_dist_ships_zip_jobs_bootstrap_run_config_and_stamp(dist):
     assert not [f for f in files if f.startswith(("lib/", "tests/", "emr/"))]
 
 
-def test_dist_has_an_entry_point_for_every_pipeline_step(dist):
+def test_dist_has_an_entry_point_for_every_emr_step(dist):
     from crisislake import registry
 
-    missing = [job.name for job in registry.pipeline_jobs() if job.entry_point not in dist.files]
+    missing = [job.name for job in registry.emr_steps() if job.entry_point not in dist.files]
     assert missing == []
+
+
+def test_jobs_that_never_run_on_emr_are_left_out_of_the_build(dist):
+    """The API server and the report need FastAPI/plotly, which EMR nodes do not get."""
+    names = zipfile.ZipFile(dist.zip_path).namelist()
+    assert not [n for n in names if n.startswith(("crisislake/serve/", "crisislake/report/"))]
+    assert not {"jobs/serve.py", "jobs/report.py", "jobs/sync_reviews.py"} & set(dist.files)
+    assert "crisislake/pseudonym.py" in names
 
 
 def test_zip_holds_package_sources_and_run_config_without_caches(dist):

@@ -23,7 +23,9 @@ INCIDENTS = [
 def test_ingest_writes_good_rows_and_quarantines_bad_ones_with_reasons(spark, tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    (raw / "all-locations.json").write_text(json.dumps({"edit_at": "x", "data": INCIDENTS}), encoding="utf-8")
+    # pretty-printed, as 2020PB publishes it: one document over many lines
+    (raw / "all-locations.json").write_text(json.dumps({"edit_at": "x", "data": INCIDENTS}, indent=1),
+                                            encoding="utf-8")
     config = load_config("local", lake_root=str(tmp_path / "lake"), environ={})
 
     counts = ingest_reported(spark, config, "20260101T000000Z-aaaaaaaa", str(raw))

@@ -108,7 +108,6 @@ class Config:
     models: ModelSettings = field(default_factory=ModelSettings)
     hdx: HdxSettings = field(default_factory=HdxSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
-    pseudonymise_handles: bool = True
 
     def zone(self, zone: str) -> str:
         """URI of a zone under the lake root, e.g. ``zone("curated")``."""
@@ -171,7 +170,7 @@ NON_CONFIG_VARIABLES: Dict[str, str] = {
     "CRISISLAKE_CONF_DIR": "folder searched first for <env>.json",
     "CRISISLAKE_EMR_CODE_ROOT": "emr submit: s3://BUCKET/PREFIX for code/ and emr-logs/",
     "CRISISLAKE_JVM_CACHE": "where JVM packages and compiled jars are cached (~/.cache/crisislake/jvm)",
-    "CRISISLAKE_TEST_S3_ENDPOINT": "tests: an S3 endpoint to use instead of starting moto",
+    "CRISISLAKE_CHROMIUM": "the report browser test and setup: the headless Chromium binary",
     "CRISISLAKE_SERVICES_DIR": "scripts/devservices.py: state folder (.services)",
     "CRISISLAKE_PG_PORT": "scripts/devservices.py: local PostgreSQL port (55432)",
     "CRISISLAKE_PG_DATA": "scripts/devservices.py: local PostgreSQL data folder",

@@ -34,7 +34,8 @@ class Job:
     ``module:function`` references to functions returning a local jar path (or None) that the
     job's Spark session loads; ``examples`` go to the end of its ``--help``; ``own_output`` jobs
     print their product themselves (a report, a request, metrics) and get no start and summary
-    lines around it.
+    lines around it. ``on_emr`` False keeps a job off the EMR steps and out of ``emr build``
+    (it runs beside the warehouse, e.g. the API server, and needs packages EMR nodes lack).
     """
 
     name: str
@@ -47,6 +48,12 @@ class Job:
     jars: Tuple[str, ...] = ()
     examples: Tuple[str, ...] = ()
     own_output: bool = False
+    on_emr: bool = True
+
+    @property
+    def area(self) -> str:
+        """The package under ``crisislake`` holding the job's module (``serve`` for crisislake.serve.job)."""
+        return self.module.split(".")[1]
 
     @property
     def entry_point(self) -> str:
@@ -69,7 +76,7 @@ JOBS: Tuple[Job, ...] = (
         "download HDX resources into raw/hdx with sidecars",
         reads=("HDX CKAN API",), writes=("raw/hdx",), spark=False,
         examples=("crisislake scrape-hdx --dataset political-violence-events-and-fatalities",
-                  "crisislake scrape-hdx --query acled --formats csv"),
+                  "crisislake scrape-hdx --query acled --format csv"),
     ),
     Job(
         "ingest-tweets", "crisislake.tweets.job",
@@ -154,25 +161,26 @@ JOBS: Tuple[Job, ...] = (
         "load", "crisislake.warehouse.load_job",
         "load an export into Redshift or PostgreSQL, exactly once",
         reads=("exports/<table>/<run_id>",), writes=("warehouse",), pipeline=True, spark=False,
-        examples=("crisislake load", "crisislake load --dry-run --set warehouse.backend=redshift"),
+        examples=("crisislake load", "crisislake load --dry-run"),
     ),
     Job(
         "sync-reviews", "crisislake.serve.sync_job",
         "copy new reviewer decisions from the warehouse into enriched/review_decisions",
-        reads=("warehouse review_decisions",), writes=("enriched/review_decisions",), pipeline=True,
+        reads=("warehouse review_decisions",), writes=("enriched/review_decisions",), pipeline=True, on_emr=False,
         examples=("crisislake sync-reviews", "crisislake sync-reviews --full"),
     ),
     Job(
         "serve", "crisislake.serve.job",
         "the HTTP API: incidents, marts, review queue and reviewer decisions",
         reads=("warehouse", "marts/*"), writes=("warehouse review_decisions",), spark=False, own_output=True,
+        on_emr=False,
         examples=("crisislake serve --setup", "crisislake serve setup",
                   "crisislake serve token --reviewer alice"),
     ),
     Job(
         "report", "crisislake.report.job",
         "write one self-contained offline HTML report",
-        reads=("warehouse", "marts/*"), writes=("an HTML file",), spark=False, own_output=True,
+        reads=("warehouse", "marts/*"), writes=("an HTML file",), spark=False, own_output=True, on_emr=False,
         examples=("crisislake report --output report.html",),
     ),
     Job(
@@ -223,6 +231,17 @@ def pipeline_jobs(selected: Optional[Sequence[str]] = None) -> List[Job]:
     if unknown:
         raise UnknownJobError(f"unknown steps {', '.join(unknown)}; pipeline steps: {', '.join(sorted(known))}")
     return [job for job in steps if job.name in selected]
+
+
+def emr_steps() -> List[Job]:
+    """The pipeline jobs that run as EMR steps, in order."""
+    return [job for job in pipeline_jobs() if job.on_emr]
+
+
+def off_emr_areas() -> List[str]:
+    """Areas (``crisislake.<area>``) that hold only jobs kept off EMR: ``emr build`` leaves them out."""
+    on = {job.area for job in JOBS if job.on_emr}
+    return sorted({job.area for job in JOBS if not job.on_emr} - on)
 
 
 def resolve(reference: str) -> Callable:

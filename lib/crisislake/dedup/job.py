@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link-threshold", type=float, default=None,
                         help="verified Jaccard an edge needs (default: the threshold)")
     parser.add_argument("--min-support", type=float, default=None,
-                        help="neighbourhood support an edge needs, 0-1 (default 0.75; 0 = no support test)")
+                        help="neighbourhood support an edge needs, 0-1 (default 0.8; 0 = no support test)")
 
 
 # ------------------------------------------------------------------------------------ file mode

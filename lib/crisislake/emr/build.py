@@ -95,10 +95,14 @@ def _sha256(*paths: Path) -> str:
 
 
 def package_files(package_dir: Path) -> List[Path]:
-    """Files of the package to ship: sources and package data, never caches or build leftovers."""
+    """Files of the package to ship: sources and package data, never caches or build leftovers,
+    nor the areas whose jobs never run on EMR (:func:`crisislake.registry.off_emr_areas`)."""
     out = []
+    skipped = set(registry.off_emr_areas())
     for path in sorted(package_dir.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix not in _PACKAGE_DATA_SUFFIXES:
+            continue
+        if path.relative_to(package_dir).parts[0] in skipped:
             continue
         out.append(path)
     return out
@@ -152,10 +156,13 @@ def build_dist(root: Optional[Path] = None, dist_dir: Optional[Path] = None, run
     # The run config also goes inside the zip (crisislake/conf/) for readers of the package, but
     # steps pass --config explicitly: the loader cannot read a file inside a zip from disk.
     write_package_zip(package_dir, dist / ZIP_NAME, {f"{PACKAGE}/conf/{run_config}": conf_file})
+    off_emr = {Path(job.entry_point).name for job in registry.JOBS if not job.on_emr}
     for src_dir, name in ((jobs_dir, "jobs"), (bootstrap_dir, "bootstrap")):
         pattern = "*.py" if name == "jobs" else "*.sh"
         (dist / name).mkdir()
         for path in sorted(src_dir.glob(pattern)):
+            if name == "jobs" and path.name in off_emr:
+                continue
             shutil.copy2(path, dist / name / path.name)
     (dist / "conf").mkdir()
     shutil.copy2(conf_file, dist / "conf" / run_config)

@@ -129,7 +129,7 @@ def make_plan(args: argparse.Namespace, config: Config, settings: EmrSettings, v
         run_id=args.run_id,
         lake_root=lake_root,
         code_root=code_root,
-        steps=select_plan_steps([(job.name, job.module) for job in registry.pipeline_jobs()], args.steps),
+        steps=select_plan_steps([(job.name, job.module) for job in registry.emr_steps()], args.steps),
         # Steps always run with the shipped conf/aws.json, whatever env the submitter used.
         env="aws",
         run_config=RUN_CONFIG,

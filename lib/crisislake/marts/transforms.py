@@ -1,4 +1,4 @@
-"""Pure transforms from curated/enriched tables to the analyst marts (columns: README, "Marts")."""
+"""Pure transforms from curated/enriched tables to the analyst marts (columns: docs/hdx.md, "Marts")."""
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from pyspark import StorageLevel
@@ -162,22 +163,14 @@ def train_task(
     """
     started = time.monotonic()
     target = spec.target_precision if target_precision is None else target_precision
-    label_counts = {r["label"]: r["count"] for r in data.groupBy("label").count().collect()}
-    labels_present = [lab for lab in spec.labels if label_counts.get(lab)]
-    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("label").alias("n_labels"),
-                                           F.min("label").alias("label"), F.min("source").alias("source")).collect()
-    # Events of one type (disaster_type): spread each type's events over the folds.
-    single_label = not spec.binary and all(r["n_labels"] == 1 for r in group_rows)
-    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
-    k = max(2, min(folds, sum(1 for r in group_rows if r["source"] not in train_only)))
-    fold_of = fold_assignment([(r["group"], r["n"], r["label"], r["source"]) for r in group_rows], k,
-                              single_label, train_only)
-    fold_map = F.create_map(*[x for g, f in fold_of.items() for x in (F.lit(g), F.lit(f))])
+    plan = plan_folds(spec, data, folds)
+    k, label_counts = plan.k, plan.label_counts
+    fold_map = F.create_map(*[x for g, f in plan.fold_of.items() for x in (F.lit(g), F.lit(f))])
 
     text_model = feat.fit_text_model(data, "text", features)
     prepared = (text_model.transform(data)
                 .transform(with_label_index(spec.labels))
-                .transform(with_class_weights({lab: label_counts[lab] for lab in labels_present}))
+                .transform(with_class_weights({lab: label_counts[lab] for lab in plan.labels_present}))
                 .withColumn("fold", fold_map[F.col("group")])
                 .select("label", "label_idx", "weight", "group", "source", "fold", *feat.head_input_columns(head))
                 .persist(StorageLevel.MEMORY_AND_DISK))
@@ -206,8 +199,50 @@ def train_task(
     for part in oof_parts[1:]:
         oof = oof.unionByName(part)
     rows = _scores(oof, spec).collect()  # one small tuple per validation row (see module doc)
+    metrics = validation_metrics(spec, rows, target)
+    metrics.update(
+        validation=f"{k}-fold cross-validation grouped by event (out-of-fold predictions)" if cv else
+        f"holdout fold 0 of {k} (grouped by event)",
+        refit_on_all_rows=refit, folds=k, n_train=n_rows, label_counts=label_counts, groups=plan.fold_of,
+    )
 
-    metrics: Dict[str, object] = {}
+    if refit:
+        head_model = fit_head(None)
+    prepared.unpersist()
+    if group_features is not None:
+        group_features.unpersist()
+    metrics["train_seconds"] = round(time.monotonic() - started, 1)
+    return feat.combine(text_model, head_model), metrics
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """How :func:`train_task` splits its rows: ``k`` folds, each group's fold, the label counts."""
+
+    k: int
+    fold_of: Dict[str, int]
+    label_counts: Dict[str, int]
+    labels_present: List[str]
+
+
+def plan_folds(spec: TaskSpec, data: DataFrame, folds: int) -> FoldPlan:
+    """Spread the groups (events) over at most ``folds`` folds; sources that are training-only for
+    the task never form a validation fold."""
+    label_counts = {r["label"]: r["count"] for r in data.groupBy("label").count().collect()}
+    group_rows = data.groupBy("group").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("label").alias("n_labels"),
+                                           F.min("label").alias("label"), F.min("source").alias("source")).collect()
+    # Events of one type (disaster_type): spread each type's events over the folds.
+    single_label = not spec.binary and all(r["n_labels"] == 1 for r in group_rows)
+    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
+    k = max(2, min(folds, sum(1 for r in group_rows if r["source"] not in train_only)))
+    fold_of = fold_assignment([(r["group"], r["n"], r["label"], r["source"]) for r in group_rows], k,
+                              single_label, train_only)
+    return FoldPlan(k, fold_of, label_counts, [lab for lab in spec.labels if label_counts.get(lab)])
+
+
+def validation_metrics(spec: TaskSpec, rows: list, target: Optional[float]) -> Dict[str, object]:
+    """Per-class report, decision and review thresholds and per-group scores of the validation
+    rows (``gold``, ``p_pos`` or ``pred_idx``/``p_max``, ``group``)."""
     if spec.binary:
         scored = [(r["p_pos"], r["gold"] == spec.positive) for r in rows]
         decision = best_f1_threshold(scored)
@@ -219,14 +254,7 @@ def train_task(
         scored = [(r["p_max"], spec.labels[r["pred_idx"]] == r["gold"]) for r in rows]
         review = choose_threshold(scored, target, floor=0.0) if target else None
     report = classification_report(pair_counts_from(preds), spec.positive, spec.labels)
-    by_group = _per_group(rows, preds, spec)
-    metrics.update(
-        validation=f"{k}-fold cross-validation grouped by event (out-of-fold predictions)" if cv else
-        f"holdout fold 0 of {k} (grouped by event)",
-        refit_on_all_rows=refit,
-        folds=k, n_train=n_rows, label_counts=label_counts, groups=fold_of,
-        **report, decision_threshold=decision, per_group=by_group,
-    )
+    metrics: Dict[str, object] = dict(**report, decision_threshold=decision, per_group=_per_group(rows, preds, spec))
     if review:
         metrics.update(threshold=review["threshold"], target_precision=target,
                        precision_at_threshold=review["precision"], recall_at_threshold=review["recall"],
@@ -236,14 +264,7 @@ def train_task(
     if spec.binary:
         p, r = precision_recall_at(scored, decision)
         metrics.update(precision_at_decision=round(p, 6), recall_at_decision=round(r, 6))
-
-    if refit:
-        head_model = fit_head(None)
-    prepared.unpersist()
-    if group_features is not None:
-        group_features.unpersist()
-    metrics["train_seconds"] = round(time.monotonic() - started, 1)
-    return feat.combine(text_model, head_model), metrics
+    return metrics
 
 
 def _other(spec: TaskSpec) -> str:

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_documents(spark: SparkSession, path: str):
     """``value, source_uri, line_no``: each file whole (``{"data": [...]}``) and each of its lines
     (JSON lines); :func:`parse_incidents` keeps whichever parses."""
-    whole = (spark.read.option("wholetext", True).option("recursiveFileLookup", True).text(path)
+    # wholetext as text()'s argument: its default (False) would override an .option("wholetext")
+    whole = (spark.read.option("recursiveFileLookup", True).text(path, wholetext=True)
              .select("value", F.input_file_name().alias("source_uri"), F.lit(None).cast("long").alias("line_no")))
     lined = (spark.read.option("recursiveFileLookup", True).text(path)
              .select("value", F.input_file_name().alias("source_uri"))
