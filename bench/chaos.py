@@ -166,7 +166,7 @@ def run_cli(lake: Path, command: Sequence[str], kill_after: Optional[float] = No
         with open(log, "ab") as out:
             out.write(err)
     lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
-    last = next((ln for ln in reversed(lines) if ln.startswith("crisislake:") or "Error" in ln), "")
+    last = next((ln for ln in reversed(lines) if ln.startswith("crisislake:") or "Error" in ln or "Exception" in ln), "")
     return Outcome(proc.returncode, time.monotonic() - started, killed, last[:300])
 
 
@@ -227,13 +227,14 @@ def build_snapshots(work: Path, wanted: Sequence[ChaosJob]) -> Dict[str, dict]:
     previous = "raw"
     for name, command in CHAIN[:needed + 1]:
         outcome = run_cli(lake, command, log=work / "build.log")
-        if outcome.code != 0:
-            raise RuntimeError(f"clean run of {name} failed ({outcome.code}): {outcome.last_error}; see {work}/build.log")
         shutil.copytree(lake, work / "snap" / name)
-        print(f"built {name} in {outcome.seconds:.1f} s", flush=True)
         job = next((j for j in wanted if j.name == name and j.after == previous), None)
-        if job:  # this clean run is the job's reference
+        if outcome.code != 0:  # the next steps start from what it left; this job gets no sweep
+            print(f"clean run of {name} FAILED ({outcome.code}): {outcome.last_error}", flush=True)
+            jobs[name] = {"seconds": outcome.seconds, "clean_run_failed": outcome.last_error or f"exit {outcome.code}"}
+        elif job:  # this clean run is the job's reference
             jobs[name] = _reference(lake, job, outcome.seconds)
+        print(f"built {name} in {outcome.seconds:.1f} s", flush=True)
         previous = name
     for job in wanted:  # the other references: one clean run of the job from its starting state
         if job.name in jobs:
@@ -242,7 +243,9 @@ def build_snapshots(work: Path, wanted: Sequence[ChaosJob]) -> Dict[str, dict]:
         drop_schema()
         outcome = run_cli(lake, job.command, log=work / "build.log")
         if outcome.code != 0:
-            raise RuntimeError(f"reference run of {job.name} failed: {outcome.last_error}")
+            print(f"reference run of {job.name} FAILED ({outcome.code}): {outcome.last_error}", flush=True)
+            jobs[job.name] = {"seconds": outcome.seconds, "clean_run_failed": outcome.last_error or f"exit {outcome.code}"}
+            continue
         jobs[job.name] = _reference(lake, job, outcome.seconds)
     meta_path.write_text(json.dumps({"key": key, "jobs": jobs}))
     return jobs
@@ -383,6 +386,12 @@ def main() -> int:
     meta = build_snapshots(work, jobs)
     failed = 0
     for job in jobs:
+        if meta[job.name].get("clean_run_failed"):
+            row = row_for(job, {"seconds": meta[job.name]["seconds"], "reference": {}}, [], seed)
+            row["failures"] = [{"clean_run_failed": meta[job.name]["clean_run_failed"]}]
+            save_row(row)
+            failed += 1
+            continue
         results = sweep(work, job, meta[job.name], points, seed)
         row = row_for(job, meta[job.name], results, seed)
         save_row(row)
