@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """`make bench`: run every bench/bench_*.py in turn; each prints its own figures.
 
-Set BENCH_ONLY=name1,name2 to run a subset (names without the bench_ prefix).
+Set BENCH_ONLY=name1,name2 to run a subset (names without the bench_ prefix). The fault sweep
+``bench/chaos.py`` (hours at its default 20 kill points per job) runs only when named:
+BENCH_ONLY=chaos.
 """
 import os
 import platform
@@ -16,8 +18,9 @@ def main() -> int:
     only = {n.strip() for n in os.environ.get("BENCH_ONLY", "").split(",") if n.strip()}
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}")
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
-        name = script.stem[len("bench_"):]
+    scripts = sorted(HERE.glob("bench_*.py")) + ([HERE / "chaos.py"] if "chaos" in only else [])
+    for script in scripts:
+        name = script.stem[len("bench_"):] if script.stem.startswith("bench_") else script.stem
         if only and name not in only:
             continue
         print(f"\n=== {script.name}", flush=True)
