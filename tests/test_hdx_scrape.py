@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from crisislake.hdx.ckan import CkanClient
-from crisislake.hdx.scrape import FAILURES_FILE, STATE_FILE, HdxScraper, Sink
+from crisislake.hdx.scrape import FAILURES_FILE, STATE_FILE, HdxScraper, Sink, UnsafeKeyError
 
 CSV_BYTES = b"event_id_cnty,event_date\r\nX1,2025-01-02\r\n"
 UA = "crisislake-tests/1.0 (+loopback)"
@@ -331,3 +331,22 @@ def test_unknown_dataset_dead_lettered_and_others_fetched(hdx, tmp_path):
     failures = json.loads((tmp_path / FAILURES_FILE).read_text())
     assert (report.summary(), list(failures)) == (
         {"downloaded": 1, "unchanged": 0, "failed": 1}, ["dataset:no-such-dataset"])
+
+
+def test_a_resource_id_that_climbs_out_of_the_prefix_is_refused_and_others_fetched(hdx, tmp_path):
+    root = tmp_path / "raw" / "hdx"
+    pkg = hdx.add_package("ds", {"a.csv": CSV_BYTES, "b.csv": CSV_BYTES})
+    pkg["resources"][0]["id"] = "../../../escaped"  # as a hostile or broken catalogue could serve it
+
+    report = scraper(hdx, root).scrape(["ds"])
+
+    assert not (tmp_path / "escaped").exists()
+    assert [r.status for r in report.results] == ["failed", "downloaded"]
+    assert "outside" in report.results[0].detail
+    assert all(p.resolve().is_relative_to(root.resolve()) for p in tmp_path.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("key", ["../x.csv", "ds/../../x.csv", "ds/./x.csv", "ds//x.csv", "ds\\..\\x.csv", ""])
+def test_sink_refuses_keys_that_are_not_plain_paths_under_its_root(tmp_path, key):
+    with pytest.raises(UnsafeKeyError):
+        Sink(str(tmp_path)).uri(key)

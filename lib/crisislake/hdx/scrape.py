@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 from crisislake import fs
+from crisislake.errors import CrisislakeError
 from crisislake.hdx.ckan import CkanClient, TransientError, with_retries
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class StagedWrite:
             pass
 
 
+class UnsafeKeyError(CrisislakeError, ValueError):
+    """A key that would write outside the sink's root (``..``, an empty segment, a backslash)."""
+
+
 class Sink:
     """Where the raw HDX zone lives (a local folder or an S3 prefix): keys are ``/``-separated
     paths under its root."""
@@ -72,6 +77,15 @@ class Sink:
         self.root = root.rstrip("/")
 
     def uri(self, key: str) -> str:
+        """The URI of ``key``; its parts come from the catalogue (dataset name, resource id), so a
+        key that is not a plain relative path is refused rather than written outside the root.
+
+        >>> Sink("/lake/raw/hdx").uri("ds/r1/20250115T083151Z/a.csv")
+        '/lake/raw/hdx/ds/r1/20250115T083151Z/a.csv'
+        """
+        parts = key.split("/")
+        if not key or "\\" in key or any(part in ("", ".", "..") for part in parts):
+            raise UnsafeKeyError(f"key {key!r} would write outside {self.root}")
         return f"{self.root}/{key}"
 
     def stage(self, key: str) -> StagedWrite:
