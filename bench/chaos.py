@@ -30,7 +30,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
@@ -125,7 +125,7 @@ def child_env() -> Dict[str, str]:
     return env
 
 
-def cli_argv(lake: Path, command: Sequence[str], run_id: str) -> List[str]:
+def cli_argv(lake: Union[Path, str], command: Sequence[str], run_id: str) -> List[str]:
     sets = [arg for s in SPARK_SETTINGS for arg in ("--set", s)]
     return ["nice", "-n", "10", sys.executable, "-m", "crisislake.cli", *command,
             "--lake-root", str(lake), "--run-id", run_id, *sets]
@@ -142,7 +142,7 @@ def _wait_group_gone(pgid: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"process group {pgid} still alive {timeout} s after SIGKILL")
 
 
-def run_cli(lake: Path, command: Sequence[str], kill_after: Optional[float] = None,
+def run_cli(lake: Union[Path, str], command: Sequence[str], kill_after: Optional[float] = None,
             log: Optional[Path] = None) -> Outcome:
     """Run one CLI command in its own process group; SIGKILL the group after ``kill_after`` s."""
     from crisislake.runs import new_run_id
@@ -182,6 +182,15 @@ def drop_schema() -> None:
 
     with psycopg.connect(pg_url(), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+
+
+def schema_exists() -> bool:
+    """Whether the killed load got as far as the warehouse (it creates the schema first)."""
+    import psycopg
+
+    with psycopg.connect(pg_url()) as conn:
+        return bool(conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                 (PG_SCHEMA,)).fetchone())
 
 
 def file_state(lake: Path) -> Dict[str, int]:
@@ -280,7 +289,7 @@ def kill_point(work: Path, job: ChaosJob, delay: float, reference: lake_digest.D
         drop_schema()
     before = file_state(lake)
     killed_run = run_cli(lake, job.command, kill_after=delay, log=work / "points.log")
-    left_state = file_state(lake) != before
+    left_state = file_state(lake) != before or (warehouse and schema_exists())
     rerun = run_cli(lake, job.command, log=work / "points.log")
     tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
     return Point(
@@ -348,6 +357,102 @@ def sweep(work: Path, job: ChaosJob, meta: dict, points: int, seed: int) -> List
     return out
 
 
+S3_BUCKET = "crisislake-chaos"
+S3_LAKE = f"s3a://{S3_BUCKET}/lake"
+S3_FAULTS = dict(slowdown=0.04, error=0.03, reset=0.02, reset_after=0.01, delay=0.05, delay_ms=100,
+                 max_per_request=0)
+
+
+def _s3_client():
+    import boto3
+    import devservices
+
+    return boto3.client("s3", endpoint_url=devservices.ensure_moto(), region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _s3_reset_lake() -> None:
+    """An empty lake under S3_LAKE holding the sample's raw tweets (written around the proxy)."""
+    s3 = _s3_client()
+    try:
+        s3.create_bucket(Bucket=S3_BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET, Prefix="lake/"):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=S3_BUCKET, Key=obj["Key"])
+    raw = ROOT / "data" / "sample" / "raw" / "tweets"
+    for path in sorted(p for p in raw.rglob("*") if p.is_file()):
+        s3.put_object(Bucket=S3_BUCKET, Key=f"lake/raw/tweets/{path.relative_to(raw)}", Body=path.read_bytes())
+
+
+def _s3_digest(work: Path) -> lake_digest.Digest:
+    """Copy the S3 lake (around the proxy) to a local folder and digest it there."""
+    s3, local = _s3_client(), work / "s3copy"
+    shutil.rmtree(local, ignore_errors=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET, Prefix="lake/"):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith("/"):  # a directory marker
+                continue
+            dest = local / obj["Key"][len("lake/"):]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(s3.get_object(Bucket=S3_BUCKET, Key=obj["Key"])["Body"].read())
+    return {t: c for t, c in lake_digest.digest_lake(str(local)).items() if not t.startswith("raw")}
+
+
+def _s3_run(endpoint: str, work: Path) -> Outcome:
+    env_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3")
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint  # pyarrow in the job (crisislake.fs) goes through it too
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    try:
+        return run_cli(S3_LAKE, ("ingest-tweets", "--set", f"spark.s3_endpoint={endpoint}"),
+                       log=work / "s3.log")
+    finally:
+        if env_endpoint is None:
+            os.environ.pop("AWS_ENDPOINT_URL_S3", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL_S3"] = env_endpoint
+
+
+def s3_sweep(work: Path, points: int, seed: int) -> Tuple[List[Point], dict, Dict[str, int]]:
+    """``ingest-tweets`` on an S3 lake through the fault proxy, rerun when a run fails."""
+    import devservices
+    from s3_fault_proxy import FaultProxy, Rates
+
+    moto = devservices.ensure_moto()
+    _s3_reset_lake()
+    clean = _s3_run(moto, work)
+    if clean.code != 0:
+        raise RuntimeError(f"clean ingest-tweets on S3 failed: {clean.last_error}")
+    reference = _s3_digest(work)
+    meta = {"seconds": clean.seconds, "reference": {t: dict(c) for t, c in reference.items()}}
+    injected: Dict[str, int] = {}
+    out = []
+    for i in range(points):
+        _s3_reset_lake()
+        proxy = FaultProxy(moto, Rates(**S3_FAULTS), seed=seed + i).start()
+        try:
+            first = _s3_run(proxy.endpoint, work)
+            rerun = first if first.code == 0 else _s3_run(proxy.endpoint, work)
+        finally:
+            proxy.stop()
+        for key, value in proxy.counts.items():
+            injected[key] = injected.get(key, 0) + value
+        tables = lake_digest.compare(reference, _s3_digest(work)) if rerun.code == 0 else {}
+        point = Point(
+            delay_s=0.0, killed=False, left_state=first.code != 0, rerun_code=rerun.code,
+            rerun_s=round(rerun.seconds, 1), lost=sum(t["lost"] for t in tables.values()),
+            doubled=sum(t["doubled"] for t in tables.values()), orphans=0, reconciled=None,
+            error=first.last_error if first.code else "", unclear=int(first.code != 0 and first.traceback),
+            tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]})
+        out.append(point)
+        print(f"s3 point {i + 1}/{points}: first run {first.code}, rerun {rerun.code}, lost {point.lost}, "
+              f"doubled {point.doubled}, faults {dict(proxy.counts)}: {'PASS' if point.passed else 'FAIL'} "
+              f"{point.error}", flush=True)
+    return out, meta, injected
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -389,7 +494,8 @@ def render(rows: Dict[str, dict]) -> None:
         "the exports `load` would read, the PostgreSQL schema for `load`) holds the reference's rows,",
         "compared row by row over the business columns: *lost* rows are missing, *doubled* rows extra.",
         "*killed* counts runs the SIGKILL hit before they ended, *left state* those that had changed",
-        "files in the lake by then; *orphans* are data files no Delta commit names (never read).",
+        "files in the lake (or, for `load`, created the warehouse schema) by then; *orphans* are data",
+        "files no Delta commit names (never read).",
         "",
         "| fault | job | runs | passed | rows lost | rows doubled | killed | left state | orphans | "
         "clean s | rerun s (median) | notes | measured | load avg | reproduce |",
@@ -412,6 +518,9 @@ def _notes(row: dict) -> str:
     failures = row.get("failures") or []
     if failures and "clean_run_failed" in failures[0]:
         return f"not measured: the clean run fails ({failures[0]['clean_run_failed'][:160]})"
+    if row["fault"].startswith("S3 faults"):
+        return (f"rates {S3_FAULTS}; injected {row.get('injected')}; the first run failed in "
+                f"{row.get('conflicts', 0)} of {row['runs']} points, {row.get('unclear_failures', 0)} with a traceback")
     if row["fault"].startswith("two runs"):
         return (f"one of the two runs failed in {row.get('conflicts', 0)} of {row['runs']} points, "
                 f"{row.get('unclear_failures', 0)} with a traceback")
@@ -438,9 +547,10 @@ def main() -> int:
     jobs = selected_jobs()
     print(f"chaos: {points} kill points per job for {', '.join(j.name for j in jobs)}; seed {seed}; "
           f"work {work}; load {load_average()}", flush=True)
-    meta = build_snapshots(work, jobs)
+    s3_points = int(os.environ.get("CHAOS_S3", "0"))
+    meta = build_snapshots(work, jobs) if points or concurrent else {}
     failed = 0
-    for job in jobs:
+    for job in (jobs if meta else []):
         if meta[job.name].get("clean_run_failed"):
             row = row_for(job, {"seconds": meta[job.name]["seconds"], "reference": {}}, [], seed)
             row["failures"] = [{"clean_run_failed": meta[job.name]["clean_run_failed"]}]
@@ -460,6 +570,15 @@ def main() -> int:
                               f"CHAOS_SEED={seed} make chaos")
             save_row(row)
             failed += row["runs"] - row["passed"]
+    if s3_points:
+        results, s3_meta, injected = s3_sweep(work, s3_points, seed)
+        row = row_for(ChaosJob("ingest-tweets (s3a lake)", (), ""), s3_meta, results, seed)
+        row["fault"] = "S3 faults through the proxy (s3a and pyarrow), rerun if the run fails"
+        row["conflicts"] = sum(p.left_state for p in results)
+        row["injected"] = injected
+        row["command"] = f"CHAOS_POINTS=0 CHAOS_S3={s3_points} CHAOS_SEED={seed} make chaos"
+        save_row(row)
+        failed += row["runs"] - row["passed"]
     print(f"chaos: {failed} failed runs; table in {RESULTS_MD.relative_to(ROOT)}")
     return 1 if failed else 0
 
