@@ -3,6 +3,7 @@
 complete through them by retrying."""
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -28,6 +29,24 @@ def proxy(s3_endpoint, monkeypatch):
     running.stop()
 
 
+def put_around_the_proxy(s3_endpoint: str, bucket: str, key: str, body: bytes) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").put_object(Bucket=bucket, Key=key, Body=body)
+
+
+@contextlib.contextmanager
+def proxied(s3_endpoint: str, rates: Rates, monkeypatch):
+    """crisislake.fs through a proxy with ``rates`` for the block."""
+    running = FaultProxy(s3_endpoint, rates).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", running.endpoint)
+    try:
+        yield running
+    finally:
+        running.stop()
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+
+
 def test_crisislake_fs_writes_lists_and_reads_back_every_object_through_faults(proxy, bucket):
     from crisislake import fs
 
@@ -49,17 +68,11 @@ def test_crisislake_fs_writes_lists_and_reads_back_every_object_through_faults(p
     "longer than a small object overflows it and the SDK reports a non-retryable INTERNAL_FAILURE "
     "('Failed to flush response stream') instead of retrying the 503"))
 def test_a_small_object_read_retries_a_503(s3_endpoint, bucket, monkeypatch):
-    import boto3
     from crisislake import fs
 
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").put_object(
-        Bucket=bucket, Key="small.json", Body=b'{"ok": 1}')
-    once = FaultProxy(s3_endpoint, Rates(slowdown=1.0, max_per_request=1)).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", once.endpoint)
-    try:
+    put_around_the_proxy(s3_endpoint, bucket, "small.json", b'{"ok": 1}')
+    with proxied(s3_endpoint, Rates(slowdown=1.0, max_per_request=1), monkeypatch):
         assert fs.read_text(f"s3://{bucket}/small.json") == '{"ok": 1}'
-    finally:
-        once.stop()
 
 
 def test_boto3_puts_and_gets_every_object_through_faults(proxy, bucket):
@@ -78,17 +91,10 @@ def test_boto3_puts_and_gets_every_object_through_faults(proxy, bucket):
 
 
 def test_uncapped_throttling_fails_the_read_with_one_clear_error_and_a_retry_succeeds(s3_endpoint, bucket, monkeypatch):
-    import boto3
     from crisislake import fs
 
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").put_object(
-        Bucket=bucket, Key="x.json", Body=b'{"ok": 1}')
-    always = FaultProxy(s3_endpoint, Rates(slowdown=1.0, max_per_request=0)).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", always.endpoint)
-    try:
+    put_around_the_proxy(s3_endpoint, bucket, "x.json", b'{"ok": 1}')
+    with proxied(s3_endpoint, Rates(slowdown=1.0, max_per_request=0), monkeypatch):
         with pytest.raises(OSError, match="SlowDown|reduce your request rate|503"):
             fs.read_text(f"s3://{bucket}/x.json")
-    finally:
-        always.stop()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     assert fs.read_text(f"s3://{bucket}/x.json") == '{"ok": 1}'
