@@ -271,13 +271,16 @@ def _reference(lake: Path, job: ChaosJob, seconds: float) -> dict:
 
 
 def reconciled(lake: Path) -> Optional[bool]:
-    """Whether every ingest step record of the newest run has read = written + duplicates + quarantined."""
+    """Whether every ingest step record of the newest run has read = written + duplicates + quarantined
+    (None when the run has no ingest step)."""
     records = sorted((lake / "_runs").glob("*.json"))
     if not records:
         return None
     steps = json.loads(records[-1].read_text()).get("steps", {})
+    # Only ingest steps promise this sum (dedup's duplicates are near-duplicates among those written).
     checks = [s["rows_read"] == s["rows_written"] + s["rows_duplicate"] + (s["rows_quarantined"] or 0)
-              for s in steps.values() if s.get("rows_duplicate") is not None and s.get("rows_read") is not None]
+              for name, s in steps.items() if name.startswith("ingest")
+              and s.get("rows_duplicate") is not None and s.get("rows_read") is not None]
     return all(checks) if checks else None
 
 
