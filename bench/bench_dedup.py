@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from proc_memory import tree_cpu_seconds
+from results_md import command_line, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
@@ -263,22 +264,8 @@ def speed(spark, all_texts, tmp):
 
 def write_results(sections, command):
     """Replace this run's sections of bench/results/dedup.md, keep the others."""
-    import datetime
-    import re
-
-    path = ROOT / "bench" / "results" / "dedup.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Dedup benchmark (bench/bench_dedup.py)\n"
-    stamp = (f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, "
-             f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-             f"Python {platform.python_version()}; load average at the end {os.getloadavg()[0]:.1f} / "
-             f"{os.getloadavg()[1]:.1f} / {os.getloadavg()[2]:.1f} (1/5/15 min); command: `{command}`")
     for name, lines in sections.items():
-        body = f"<!-- {name} -->\n## {TITLES[name]}\n\n{stamp}\n\n" + "\n".join(lines).rstrip() + f"\n<!-- /{name} -->\n"
-        pattern = re.compile(f"<!-- {name} -->.*?<!-- /{name} -->\n", re.S)
-        old = pattern.sub(lambda _m, b=body: b, old) if pattern.search(old) else old.rstrip() + "\n\n" + body
-    path.write_text(old, encoding="utf-8")
-    print(f"wrote {path}")
+        write_section("dedup", "Dedup benchmark (bench/bench_dedup.py)", name, TITLES[name], lines, command)
 
 
 TITLES = {"quality": "Quality: the variant set (pairwise precision / recall)",
@@ -293,9 +280,7 @@ def main() -> int:
           f"BENCH_SCALE={SCALE}")
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=8"])
     spark = build_spark(config.spark, app_name="bench-dedup")
-    env = " ".join(f"{k}={os.environ[k]}" for k in ("BENCH_PARTS", "BENCH_SIZES", "BENCH_SPLITS", "BENCH_SCALE")
-                   if k in os.environ)
-    command = f"{env + ' ' if env else ''}.venv/bin/python bench/bench_dedup.py"
+    command = command_line("bench_dedup.py", ("BENCH_PARTS", "BENCH_SIZES", "BENCH_SPLITS", "BENCH_SCALE"))
     write = os.environ.get("BENCH_WRITE", "1") == "1"
     try:
         with tempfile.TemporaryDirectory() as tmp:

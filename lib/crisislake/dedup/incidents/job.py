@@ -56,7 +56,8 @@ def with_url_keys(df: DataFrame, urls_col: Optional[str]) -> DataFrame:
         lambda u: F.xxhash64(F.lower(F.regexp_replace(u, r"[?#].*$", "")))))).alias("u"))
     common = hashed.groupBy("u").count().where(F.col("count") > MAX_URL_SHARE).select("u")
     kept = hashed.join(F.broadcast(common), "u", "left_anti").groupBy("node").agg(F.array_sort(F.collect_set("u")).alias("urls"))
-    return df.join(kept, "node", "left").withColumn("urls", F.coalesce("urls", F.array().cast("array<long>")))
+    # the hashed keys replace the links (curated/tweets calls its links ``urls`` too)
+    return df.drop("urls").join(kept, "node", "left").withColumn("urls", F.coalesce("urls", F.array().cast("array<long>")))
 
 
 def prepare_reports(df: DataFrame, gazetteer: DataFrame, text_col: str, given_cols: Sequence[str] = (),

@@ -33,10 +33,14 @@ def incident_places(members: DataFrame, matches: DataFrame, gazetteer: DataFrame
     best = Window.partitionBy("incident_id").orderBy(F.desc("level"), F.desc("n"), "place_id")
     chosen = per_place.withColumn("r", F.row_number().over(best)).where("r = 1").drop("r")
     # an admin-1 choice is supported by every report naming a city inside it, too
-    in_state = m.where(F.col("level") == 2).groupBy("incident_id", F.col("admin1_pcode").alias("state")).agg(
+    # (own column names: both sides derive from ``m``, and Spark resolves a self-join's
+    # ``chosen.incident_id == in_state.incident_id`` to one side, which dropped every row)
+    in_state = m.where(F.col("level") == 2).groupBy(
+        F.col("incident_id").alias("in_incident"), F.col("admin1_pcode").alias("in_state")).agg(
         F.countDistinct("node").alias("n_inside"))
-    chosen = chosen.join(in_state, (chosen.incident_id == in_state.incident_id) & (chosen.place_id == in_state.state)
-                         & (chosen.level == 1), "left").drop(in_state.incident_id).drop("state")
+    chosen = chosen.join(in_state, (F.col("incident_id") == F.col("in_incident"))
+                         & (F.col("place_id") == F.col("in_state")) & (F.col("level") == 1), "left"
+                         ).drop("in_incident", "in_state")
     gaz = gazetteer.groupBy("place_id").agg(*[F.first(c, ignorenulls=True).alias(c) for c in (
         "place", "country_iso3", "admin1_name", "admin1_pcode", "admin2_name", "admin2_pcode", "latitude", "longitude")])
     geotags = members.where(F.col("lat").isNotNull() & F.col("lon").isNotNull()).groupBy("incident_id").agg(
