@@ -144,13 +144,13 @@ def other_folds_threshold(spec, prob, gold, fold, f):
 
 def leave_event_out(models: Models, which: str):
     """Out-of-fold probabilities over the 4 grouped folds ``train`` uses, and the folds."""
-    from crisislake.nlp.training import TRAIN_ONLY_SOURCES, fold_assignment
+    from crisislake.nlp.training import fold_assignment, train_only_sources
 
     rows, spec = models.rows, models.spec
     groups = rows.groupby("group").agg(n=("label", "size"), n_labels=("label", "nunique"),
                                        label=("label", "min"), source=("source", "min"))
     single = not spec.binary and bool((groups["n_labels"] == 1).all())
-    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
+    train_only = train_only_sources(spec.name)
     fold_of = fold_assignment([(g, int(r.n), r.label, r.source) for g, r in groups.iterrows()], 4, single, train_only)
     fold = rows["group"].map(fold_of).to_numpy()
     prob = np.zeros((len(rows), len(spec.labels)))
