@@ -1,7 +1,7 @@
 """Warehouse access for the API: two connection pools, validated identifiers, bound values only.
 
 Every statement is composed with :mod:`psycopg.sql`: identifiers (schema, tables, columns) are
-checked against :data:`IDENTIFIER` and quoted by ``sql.Identifier``; every value travels as a
+checked against :data:`crisislake.identifiers.IDENTIFIER` and quoted by ``sql.Identifier``; every value travels as a
 bind parameter, never as SQL text. The SQL text of each statement (placeholders, no values) is
 logged at DEBUG on ``crisislake.serve.sql``, which the tests read to prove it.
 
@@ -12,14 +12,13 @@ The read pool connects as the read-only role (``serve.read_url``); its sessions 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from crisislake.errors import CrisislakeError
+from crisislake.identifiers import checked
 
 log = logging.getLogger("crisislake.serve.sql")
 
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class ServeConfigError(CrisislakeError, ValueError):
@@ -40,9 +39,7 @@ def ident(name: str) -> str:
     ...
     crisislake.serve.db.ServeConfigError: unsafe SQL identifier 'x; drop table y'
     """
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise ServeConfigError(f"unsafe SQL identifier {name!r}")
-    return name
+    return checked(name, ServeConfigError)
 
 
 def table(schema: str, name: str):

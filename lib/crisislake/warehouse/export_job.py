@@ -94,17 +94,6 @@ TWEET_INCIDENTS_SCHEMA = T.StructType([
     T.StructField("tweet_id", T.LongType()), T.StructField("incident_id", T.StringType()),
     T.StructField("run_id", T.StringType()),
 ])
-INCIDENT_TWEETS_SCHEMA = T.StructType([
-    T.StructField("incident_id", T.StringType()), T.StructField("tweet_id", T.LongType()),
-    T.StructField("tweet_url", T.StringType()), T.StructField("created_at", T.TimestampType()),
-    T.StructField("is_canonical", T.BooleanType()), T.StructField("run_id", T.StringType()),
-])
-INCIDENT_CORROBORATION_SCHEMA = T.StructType([
-    T.StructField("incident_id", T.StringType()), T.StructField("source", T.StringType()),
-    T.StructField("source_id", T.StringType()), T.StructField("score", T.DoubleType()),
-    T.StructField("event_date", T.DateType()), T.StructField("description", T.StringType()),
-    T.StructField("url", T.StringType()), T.StructField("run_id", T.StringType()),
-])
 _ACLED_TEXT = [
     "event_id_cnty", "time_precision", "disorder_type", "event_type", "sub_event_type", "actor1",
     "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2", "interaction", "civilian_targeting",

@@ -13,7 +13,7 @@ Per table, in one transaction::
 
 The two guards make a repeated run id a no-op even without the loader's own pre-check, so
 exactly-once holds inside the database, not only in the client. Identifiers are checked against
-:data:`model.IDENTIFIER`; the few literal values (run id, manifest URL, IAM role, timestamps) are
+:data:`crisislake.identifiers.IDENTIFIER`; the few literal values (run id, manifest URL, IAM role, timestamps) are
 validated against strict patterns and quoted by :func:`sql_literal` because the Data API's
 ``batch_execute_statement`` takes no bind parameters.
 """

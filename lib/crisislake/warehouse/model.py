@@ -23,16 +23,15 @@ and month, drill-down to single tweets/events):
 """
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from crisislake.errors import CrisislakeError
+from crisislake.identifiers import checked
 
 DIALECTS = ("redshift", "postgres")
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Redshift VARCHAR lengths count bytes; the widest Redshift VARCHAR.
 MAX_VARCHAR = 65535
 
@@ -51,9 +50,7 @@ def validate_identifier(name: str) -> str:
     ...
     crisislake.warehouse.model.ModelError: unsafe SQL identifier 'x; drop table y'
     """
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise ModelError(f"unsafe SQL identifier {name!r}")
-    return name
+    return checked(name, ModelError)
 
 
 @dataclass(frozen=True)
