@@ -180,7 +180,7 @@ def main() -> int:
         lines = [
             f"Held-out folds {', '.join(str(f) for f in FOLDS)} of the 4 grouped folds `train` uses, "
             f"{SEEDS} random pick(s) per fold; figures are medians over the "
-            f"{len({(r['fold'], r['seed']) for r in results})} fold x seed runs, gains in precision points of P@R{RECALL} (precision at recall {RECALL}) on the "
+            f"{len({(r['fold'], r['seed']) for r in results})} fold x seed runs; a gain is the change of P@R{RECALL} (precision at recall {RECALL}; 0.010 = 1 point) on the "
             "held-out fold minus both arms' reviewed tweets. The after-models are the before-model's training "
             "rows plus the N review rows (training-only), refitted.", "",
             *table(results), "",
