@@ -50,7 +50,7 @@ def dump_split(tasks, data_dir: Path) -> None:
     from crisislake.nlp import data
     from crisislake.nlp.tasks import get_task
     from crisislake.nlp.text import clean_text, looks_non_english
-    from crisislake.nlp.training import TRAIN_ONLY_SOURCES, fold_assignment
+    from crisislake.nlp.training import fold_assignment, train_only_sources
     from crisislake.session import build_spark
 
     config = load_config("local", overrides=["spark.driver_memory=3g", "spark.shuffle_partitions=4"])
@@ -67,7 +67,7 @@ def dump_split(tasks, data_dir: Path) -> None:
                                              label=("label", "first"), source=("source", "min"))
             single = not spec.binary and (stats["n_labels"] == 1).all()
             fold_of = fold_assignment([(g, r.n, r.label, r.source) for g, r in stats.iterrows()], FOLDS, single,
-                                      TRAIN_ONLY_SOURCES.get(task, ()))
+                                      train_only_sources(task))
             pdf["fold"] = pdf["group"].map(fold_of).astype(int)
             # Row order survives createDataFrame -> select -> toPandas (no shuffle).
             pdf["clean"] = spark.createDataFrame(pdf[["text"]]).select(clean_text("text").alias("c")).toPandas()["c"].values

@@ -142,17 +142,22 @@ def other_folds_threshold(spec, prob, gold, fold, f):
     return best_f1_threshold([(float(p), g == spec.positive) for p, g in zip(prob[at, pos], gold[at])])
 
 
-def leave_event_out(models: Models, which: str):
-    """Out-of-fold probabilities over the 4 grouped folds ``train`` uses, and the folds."""
-    from crisislake.nlp.training import TRAIN_ONLY_SOURCES, fold_assignment
+def event_folds(spec, rows, k: int = 4) -> np.ndarray:
+    """Each row's fold among the ``k`` grouped folds ``train`` uses (-1: a training-only source)."""
+    from crisislake.nlp.training import fold_assignment, train_only_sources
 
-    rows, spec = models.rows, models.spec
     groups = rows.groupby("group").agg(n=("label", "size"), n_labels=("label", "nunique"),
                                        label=("label", "min"), source=("source", "min"))
     single = not spec.binary and bool((groups["n_labels"] == 1).all())
-    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
-    fold_of = fold_assignment([(g, int(r.n), r.label, r.source) for g, r in groups.iterrows()], 4, single, train_only)
-    fold = rows["group"].map(fold_of).to_numpy()
+    train_only = train_only_sources(spec.name)
+    fold_of = fold_assignment([(g, int(r.n), r.label, r.source) for g, r in groups.iterrows()], k, single, train_only)
+    return rows["group"].map(fold_of).to_numpy()
+
+
+def leave_event_out(models: Models, which: str):
+    """Out-of-fold probabilities over the 4 grouped folds ``train`` uses, and the folds."""
+    rows, spec = models.rows, models.spec
+    fold = event_folds(spec, rows)
     prob = np.zeros((len(rows), len(spec.labels)))
     for f in range(4):
         prob[fold == f] = models.proba(which, np.nonzero(fold != f)[0], np.nonzero(fold == f)[0])

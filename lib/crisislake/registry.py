@@ -106,7 +106,8 @@ JOBS: Tuple[Job, ...] = (
     Job(
         "train", "crisislake.nlp.train_job",
         "train a tweet classifier and save it under models/",
-        reads=("data/training", "models.extra_training_dir"), writes=("models/<task>/<version>",),
+        reads=("data/training", "models.extra_training_dir", "enriched/review_decisions", "curated/tweets"),
+        writes=("models/<task>/<version>",),
         examples=("crisislake train --task all", "crisislake train --task relevance --cv"),
     ),
     Job(

@@ -25,7 +25,7 @@ from crisislake.nlp.metrics import (
     precision_recall_at,
 )
 from crisislake.nlp.tasks import TaskSpec
-from crisislake.nlp.training import TRAIN_ONLY_SOURCES, fold_assignment, per_group_scores
+from crisislake.nlp.training import fold_assignment, per_group_scores, train_only_sources
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def train_linear(
     groups = rows.groupby("group").agg(n=("label", "size"), n_labels=("label", "nunique"),
                                        label=("label", "min"), source=("source", "min"))
     single_label = not spec.binary and bool((groups["n_labels"] == 1).all())
-    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
+    train_only = train_only_sources(spec.name)
     k = max(2, min(folds, int((~groups["source"].isin(train_only)).sum())))
     fold_of = fold_assignment([(g, int(r.n), r.label, r.source) for g, r in groups.iterrows()], k, single_label,
                               train_only)

@@ -1,7 +1,9 @@
 """``crisislake train --task {relevance,disaster_type,police_force,force_rank,all}``.
 
 Reads the bundled training data (``data/training``) plus extra labelled files from
-``models.extra_training_dir`` (Kaggle's disaster tweets when present), deduplicates and resolves
+``models.extra_training_dir`` (Kaggle's disaster tweets when present) and the reviewer decisions
+in the lake (``enriched/review_decisions``, training-only rows; ``--no-reviews`` leaves them out;
+:mod:`crisislake.nlp.review_rows`), deduplicates and resolves
 conflicting labels, validates on one held-out fold of events (``--cv``: k-fold grouped
 cross-validation instead), chooses thresholds, refits on all rows and saves the model under
 ``<models_root>/<task>/<version>/`` with ``metrics.json``, marking it default.
@@ -15,12 +17,12 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crisislake.config import Config
 from crisislake.context import JobContext
-from crisislake.nlp import data, linear_training, model_store, training
+from crisislake.nlp import data, linear_training, model_store, review_rows, training
 from crisislake.nlp import features as feat
 from crisislake.nlp.hashed import HashParams
 from crisislake.nlp.tasks import TASKS, get_task
@@ -87,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="L2 regularisation (default: 1 / (C * rows), like scikit-learn's C; C = 4, "
                              "relevance 0.5)")
     parser.add_argument("--no-extra", action="store_true", help="ignore models.extra_training_dir")
+    parser.add_argument("--no-reviews", action="store_true",
+                        help="ignore reviewer decisions (enriched/review_decisions); by default each decided "
+                             "tweet is a training-only row")
     parser.add_argument("--engine", default="linear", choices=ENGINES,
                         help="linear (default: hashed TF-IDF + scikit-learn logistic regression, scored in "
                              "Spark's Python workers) or spark-ml (the Spark ML PipelineModel)")
@@ -97,19 +102,21 @@ def train_and_save(
     spark: SparkSession, config: Config, task: str, version: Optional[str] = None, quick: bool = False,
     folds: int = 4, target_precision: Optional[float] = None, head: Optional[feat.HeadParams] = None,
     use_extra: bool = True, make_default: bool = True, holdout: bool = False, cv: bool = False,
-    bundled_dir: Path = data.BUNDLED_DIR, engine: str = "linear",
+    bundled_dir: Path = data.BUNDLED_DIR, engine: str = "linear", use_reviews: bool = True,
 ) -> Dict[str, object]:
     """Train one task and save it; returns a summary (path, version, validation scores).
 
     ``bundled_dir``: the bundled training files (``data/training``; tests pass a small copy).
-    ``engine``: ``linear`` (default) or ``spark-ml``; ``quick`` and ``head`` apply to spark-ml."""
+    ``engine``: ``linear`` (default) or ``spark-ml``; ``quick`` and ``head`` apply to spark-ml.
+    ``use_reviews``: add the lake's reviewer decisions as training-only rows."""
     spec = get_task(task)
-    english, counts, files, resolved = english_training_rows(spark, config, spec, use_extra, bundled_dir)
+    english, counts, files, resolved = english_training_rows(spark, config, spec, use_extra, bundled_dir,
+                                                             use_reviews)
     if engine == "linear":
         params = linear_features(task)
         settings = {"task": task, "engine": engine, "holdout": holdout, "cv": cv, "folds": folds,
                     "features": params.to_dict(), "head": LINEAR_HEADS[task].to_dict(),
-                    "target_precision": target_precision}
+                    "target_precision": target_precision, "review": counts["review"]}
         rows = to_pandas_sorted(english)
         model, metrics = linear_training.train_linear(spec, rows, params, LINEAR_HEADS[task], folds, cv=cv,
                                                       refit=not holdout, target_precision=target_precision)
@@ -125,7 +132,8 @@ def train_and_save(
             share = int(1000 * QUICK_MAX_ROWS / counts["english_texts"])
             english = english.where((F.abs(F.hash("dedup_key")) % 1000) < share)
         settings = {"task": task, "quick": quick, "holdout": holdout, "cv": cv, "folds": folds,
-                    "features": features.to_dict(), "head": head.to_dict(), "target_precision": target_precision}
+                    "features": features.to_dict(), "head": head.to_dict(), "target_precision": target_precision,
+                    "review": counts["review"]}
         model, metrics = training.train_task(spec, english, features, head, folds, cv=cv, refit=not holdout,
                                              target_precision=target_precision)
         description = (f"{'Spark NLP Tokenizer/Normalizer' if features.tokenizer == 'sparknlp' else 'RegexTokenizer'}"
@@ -144,24 +152,59 @@ def train_and_save(
     save = model_store.save_linear if engine == "linear" else model_store.save_model
     path = save(spark, model, metrics, config.models_root, task, version, make_default)
     summary = {"task": task, "path": path, "version": version, "n_train": metrics["n_train"],
-               "macro_f1": metrics["macro_f1"], "f1": metrics["f1"], "threshold": metrics["threshold"]}
+               "macro_f1": metrics["macro_f1"], "f1": metrics["f1"], "threshold": metrics["threshold"],
+               "review_rows": counts["review_rows"]}
     log.info("trained %s", json.dumps(summary))
     return summary
 
 
 def english_training_rows(spark: SparkSession, config: Config, spec, use_extra: bool = True,
-                          bundled_dir: Path = data.BUNDLED_DIR):
+                          bundled_dir: Path = data.BUNDLED_DIR, use_reviews: bool = False):
     """The task's deduplicated English training rows (a Spark DataFrame with ``text, label,
-    group, source, dedup_key``), their counts, the files read, and the cached frame to unpersist."""
+    group, source, dedup_key``), their counts, the files read, and the cached frame to unpersist.
+
+    ``use_reviews``: add the reviewer decisions of ``enriched/review_decisions`` (texts from
+    ``curated/tweets``) as training-only rows (:mod:`crisislake.nlp.review_rows`); a reviewed text
+    takes the reviewer's label over a bundled copy of it. ``counts["review"]`` says what was used."""
     raw, files = data.load_training_data(spark, spec, config.models.extra_training_dir if use_extra else "",
                                          bundled_dir)
+    review_counts: Dict[str, object] = {"skipped": "--no-reviews"}
+    reviewed = None
+    if use_reviews:
+        reviews, review_counts = review_rows.read_review_rows(
+            spark, config.table("enriched", "review_decisions"), config.table("curated", "tweets"), spec)
+        reviewed = data.resolve_conflicts(reviews) if reviews is not None else None
+    combined = with_replaced(data.resolve_conflicts(raw), reviewed)
     # The classifiers are for English tweets: texts in another language are counted, not trained on.
-    resolved = data.resolve_conflicts(raw).withColumn("non_english", looks_non_english("text")).cache()
+    resolved = combined.withColumn("non_english", looks_non_english("text")).cache()
     n_raw = raw.count()
-    n_unique, n_non_english = resolved.agg(F.count(F.lit(1)), F.count(F.when(F.col("non_english"), 1))).first()
-    counts = {"rows_read": n_raw, "unique_texts": n_unique, "dropped_duplicates_or_conflicts": n_raw - n_unique,
-              "dropped_non_english": n_non_english, "english_texts": n_unique - n_non_english}
-    return resolved.where(~F.col("non_english")).drop("non_english"), counts, files, resolved
+    is_review = F.col("source") == review_rows.REVIEW_SOURCE
+    kept = ~F.col("replaced")
+    agg = resolved.agg(
+        F.count(F.when(~is_review, 1)).alias("bundled"), F.count(F.when(F.col("replaced"), 1)).alias("replaced"),
+        F.count(F.when(kept & F.col("non_english"), 1)).alias("non_english"),
+        F.count(F.when(is_review, 1)).alias("review"), F.count(F.when(is_review & F.col("non_english"), 1)).alias(
+            "review_non_english")).first()
+    n_kept = agg["bundled"] - agg["replaced"] + agg["review"]
+    counts: Dict[str, object] = {
+        "rows_read": n_raw, "unique_texts": agg["bundled"], "dropped_duplicates_or_conflicts": n_raw - agg["bundled"],
+        "dropped_non_english": agg["non_english"], "english_texts": n_kept - agg["non_english"],
+        "review_rows": agg["review"] - agg["review_non_english"]}
+    if "rows" in review_counts:
+        review_counts = dict(review_counts, unique_texts=agg["review"], non_english=agg["review_non_english"],
+                             replaced_bundled_texts=agg["replaced"], used=counts["review_rows"])
+    counts["review"] = review_counts
+    return resolved.where(kept & ~F.col("non_english")).drop("non_english", "replaced"), counts, files, resolved
+
+
+def with_replaced(bundled: DataFrame, reviewed: Optional[DataFrame]) -> DataFrame:
+    """Deduplicated bundled rows plus deduplicated review rows, with ``replaced`` = a bundled row
+    whose text (dedup key) a reviewer labelled: the review row stands for it."""
+    if reviewed is None:
+        return bundled.withColumn("replaced", F.lit(False))
+    keys = reviewed.select("dedup_key", F.lit(True).alias("replaced"))
+    return (bundled.join(keys, "dedup_key", "left").withColumn("replaced", F.coalesce("replaced", F.lit(False)))
+            .unionByName(reviewed.withColumn("replaced", F.lit(False))))
 
 
 def to_pandas_sorted(rows):
@@ -193,11 +236,14 @@ def _train(spark: SparkSession, config: Config, args: argparse.Namespace, run_id
             summary = train_and_save(
                 spark, config, task, version=args.version, quick=args.quick, folds=args.folds,
                 target_precision=args.target_precision, head=head, use_extra=not args.no_extra,
-                make_default=not args.no_default, holdout=args.holdout, cv=args.cv, engine=args.engine)
+                make_default=not args.no_default, holdout=args.holdout, cv=args.cv, engine=args.engine,
+                use_reviews=not args.no_reviews)
             out.append(summary)
             record.wrote[task] = summary["path"]
-            record.counts[task] = {k: summary[k] for k in ("n_train", "macro_f1", "f1", "threshold")}
+            record.counts[task] = {k: summary[k] for k in ("n_train", "macro_f1", "f1", "threshold", "review_rows")}
         record.read["models.extra_training_dir"] = config.models.extra_training_dir
+        if not args.no_reviews:
+            record.read["enriched/review_decisions"] = config.table("enriched", "review_decisions")
     return out
 
 

@@ -70,7 +70,20 @@ def assign_folds(group_sizes: Dict[str, int], k: int, group_labels: Optional[Dic
 # validation fold. Kaggle's keyword rows are weak disaster_type labels (a keyword, not a human
 # judgement of the type), so scoring on them would measure the keyword map, not the model.
 TRAIN_ONLY_SOURCES: Dict[str, Tuple[str, ...]] = {"disaster_type": ("kaggle",)}
+# Reviewer decisions (crisislake.nlp.review_rows) are training-only for every task: a reviewed
+# tweet comes from the lake's events, and scoring on it would grade the model on the very items
+# picked for being hard.
+TRAIN_ONLY_EVERY_TASK: Tuple[str, ...] = ("review",)
 TRAIN_ONLY_FOLD = -1
+
+
+def train_only_sources(task: str) -> Tuple[str, ...]:
+    """The sources whose rows ``task`` always trains on and never validates on.
+
+    >>> train_only_sources("disaster_type"), train_only_sources("relevance")
+    (('kaggle', 'review'), ('review',))
+    """
+    return TRAIN_ONLY_SOURCES.get(task, ()) + TRAIN_ONLY_EVERY_TASK
 
 
 def fold_assignment(group_rows: List[Tuple[str, int, Optional[str], str]], k: int, by_label: bool,
@@ -233,7 +246,7 @@ def plan_folds(spec: TaskSpec, data: DataFrame, folds: int) -> FoldPlan:
                                            F.min("label").alias("label"), F.min("source").alias("source")).collect()
     # Events of one type (disaster_type): spread each type's events over the folds.
     single_label = not spec.binary and all(r["n_labels"] == 1 for r in group_rows)
-    train_only = TRAIN_ONLY_SOURCES.get(spec.name, ())
+    train_only = train_only_sources(spec.name)
     k = max(2, min(folds, sum(1 for r in group_rows if r["source"] not in train_only)))
     fold_of = fold_assignment([(r["group"], r["n"], r["label"], r["source"]) for r in group_rows], k,
                               single_label, train_only)
