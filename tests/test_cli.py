@@ -61,3 +61,37 @@ def test_console_help_runs_in_a_fresh_interpreter():
     out = subprocess.run([sys.executable, "-m", "crisislake.cli", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0
     assert "dedup" in out.stdout
+
+
+class ConcurrentAppendException(Exception):
+    """Named like Delta's: what a run that lost a commit race sees."""
+
+
+@pytest.mark.parametrize("exc, needle", [
+    (ConcurrentAppendException("Files were added to the root of the table by a concurrent update"),
+     "another run wrote the same table at the same time (ConcurrentAppendException)"),
+    (OSError("When reading information for key 'lake/x': AWS Error NETWORK_CONNECTION during HeadObject"),
+     "storage failed after its retries (OSError"),
+])
+def test_outside_failures_are_one_line_and_exit_1(monkeypatch, capsys, tmp_path, exc, needle):
+    from crisislake import cli
+
+    def fail(job, args, config):
+        raise exc
+
+    monkeypatch.setattr(cli, "run_job", fail)
+    code = cli.main(["build-marts", "--lake-root", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith(f"crisislake: build-marts: {needle}")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
+    from crisislake import cli
+
+    def fail(job, args, config):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "run_job", fail)
+    with pytest.raises(KeyError):
+        cli.main(["build-marts", "--lake-root", str(tmp_path)])

@@ -310,3 +310,14 @@ def test_latest_export_run_is_the_newest_run_with_a_manifest(lake):
     (Path(lake) / "exports" / "fact_incident" / "20991231T000000Z-nomanife").mkdir()
 
     assert latest_export_run(str(Path(lake) / "exports")) == RUN_2
+
+
+def test_two_loads_creating_the_schema_at_once_both_succeed(wh):
+    """CREATE SCHEMA IF NOT EXISTS racing in two sessions is a unique violation without the lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    backends = [PostgresBackend(wh.warehouse.postgres_url, wh.warehouse.schema) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(b.ensure_schema) for b in backends]:
+            future.result()
+    assert query(wh, "SELECT COUNT(*) FROM {s}.load_audit") == [(0,)]

@@ -28,6 +28,7 @@ from crisislake.registry import Job
 
 log = logging.getLogger("crisislake")
 EXIT_USER_ERROR = 2
+EXIT_STEP_FAILED = 1
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
@@ -96,6 +97,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         print(f"crisislake: {args.command}: {one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception as exc:  # noqa: BLE001 - only the outside failures below become one line
+        message = outside_failure(exc)
+        if message is None:
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(f"crisislake: {args.command}: {message}", file=sys.stderr)
+        return EXIT_STEP_FAILED
+
+
+def outside_failure(exc: BaseException) -> Optional[str]:
+    """A one-line message for failures that are not bugs of the job: another run committed to the
+    same Delta table first, or storage kept failing after its retries. None for anything else
+    (a bug keeps its traceback). Either way nothing was half-written: a Delta commit is atomic."""
+    try:
+        from delta.exceptions import DeltaConcurrentModificationException, ProtocolChangedException
+
+        conflicts: tuple = (DeltaConcurrentModificationException, ProtocolChangedException)
+    except ImportError:  # pragma: no cover - delta-spark is a core dependency
+        conflicts = ()
+    name = type(exc).__name__
+    if isinstance(exc, conflicts) or name.startswith("Concurrent") or name in ("MetadataChangedException",):
+        return (f"another run wrote the same table at the same time ({name}); this run's commit was refused: "
+                "run the job again (every write is a MERGE, so the rerun adds nothing twice)")
+    storage = isinstance(exc, OSError) and any(k in str(exc) for k in ("AWS Error", "S3", "Connection"))
+    if storage or type(exc).__module__.startswith("botocore"):
+        return f"storage failed after its retries ({name}: {one_line(exc)[:300]}); run the job again"
+    return None
 
 
 def one_line(exc: BaseException) -> str:

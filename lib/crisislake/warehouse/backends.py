@@ -89,13 +89,20 @@ class PostgresBackend:
         column comments."""
         with self._connect() as conn:
             with conn.transaction():
+                self._lock_ddl(conn)
                 for sql in ddl_statements(self.dialect, self.schema, comments=False):
                     conn.execute(sql)
             for table in m.TABLES:
                 self._check_drift(conn, table)
             with conn.transaction():
+                self._lock_ddl(conn)
                 for sql in comment_statements(self.schema):
                     conn.execute(sql)
+
+    def _lock_ddl(self, conn) -> None:
+        """Serialise DDL on this schema between concurrent loads: two ``CREATE SCHEMA IF NOT
+        EXISTS`` racing otherwise end in a unique violation (seen with two loads at once)."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"crisislake-ddl:{self.schema}",))
 
     def _check_drift(self, conn, table: m.Table) -> None:
         rows = conn.execute(
