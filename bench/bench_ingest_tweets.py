@@ -174,6 +174,7 @@ def source() -> Path:
 
 
 def run_spark(n: int, raw: Path = RAW):
+    from crisislake import registry
     from crisislake.config import load_config
     from crisislake.session import build_spark
     from crisislake.tweets import job
@@ -182,7 +183,9 @@ def run_spark(n: int, raw: Path = RAW):
     shutil.rmtree(lake, ignore_errors=True)
     config = load_config("local", lake_root=str(lake), overrides=["spark.driver_memory=3g"], environ={})
     with PeakMemory(os.getpid()) as mem:
-        spark = build_spark(config.spark, app_name="bench-ingest-tweets")
+        # the jars `crisislake ingest-tweets` loads (the JVM parse lane's), as the CLI gives them
+        spark = build_spark(config.spark, app_name="bench-ingest-tweets",
+                            jars=registry.local_jars([registry.get("ingest-tweets")]))
         start = time.monotonic()
         counts = job.ingest(spark, config, "bench", raw=str(raw))
         elapsed = time.monotonic() - start
