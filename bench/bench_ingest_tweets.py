@@ -183,7 +183,7 @@ def run_spark(n: int, raw: Path = RAW):
     shutil.rmtree(lake, ignore_errors=True)
     config = load_config("local", lake_root=str(lake), overrides=["spark.driver_memory=3g"], environ={})
     with PeakMemory(os.getpid()) as mem:
-        # the jars `crisislake ingest-tweets` loads (the JVM parse lane's), as the CLI gives them
+        # the jars `crisislake ingest-tweets` loads, as the CLI gives them
         spark = build_spark(config.spark, app_name="bench-ingest-tweets",
                             jars=registry.local_jars([registry.get("ingest-tweets")]))
         start = time.monotonic()

@@ -1,12 +1,11 @@
 #!/bin/bash
-# Install what the Python venv cannot: a JDK for Spark (and javac), the PostgreSQL server used as the
+# Install what the Python venv cannot: a JDK for Spark, the PostgreSQL server used as the
 # local warehouse, and Chromium (the report's browser test opens report.html in it, headless).
 # Debian/Ubuntu packages; a no-op when all are present.
 set -euo pipefail
 
 need=()
-# A JDK, not just a runtime: javac compiles the JVM tweet parse (lib/crisislake/tweets/*.java).
-if ! command -v javac >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/javac" ]; then
+if ! command -v java >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/java" ]; then
   need+=(openjdk-17-jdk-headless)
 fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then

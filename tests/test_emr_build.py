@@ -1,11 +1,9 @@
 """``crisislake emr build``: what dist/ holds, its version stamp, and that the zip imports cleanly."""
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata as metadata
 import json
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +14,6 @@ from crisislake.emr.build import build_dist, read_dist_version
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = ROOT / "bootstrap" / "install_python_deps.sh"
-JAVA_SOURCE = ROOT / "lib" / "crisislake" / "tweets" / "V1StatusParser.java"
-JAR = "jars/crisislake-udfs.jar"
 
 
 @pytest.fixture(scope="module")
@@ -81,26 +77,10 @@ def test_zip_holds_package_sources_and_run_config_without_caches(dist):
     assert all(n.startswith("crisislake/") for n in names)
 
 
-def test_dist_ships_the_jvm_tweet_parse_jar_and_says_so(dist):
+def test_dist_has_no_jars_when_no_job_needs_one(dist):
     manifest = json.loads((dist.dist_dir / "build.json").read_text())
-    assert manifest["jars"] == ["crisislake-udfs.jar"]
-    assert manifest["files"][JAR] == dist.files[JAR]
-    names = zipfile.ZipFile(dist.dist_dir / JAR).namelist()
-    assert "crisislake/tweets/V1StatusParser.class" in names
-    assert all(n.endswith(".class") for n in names)
-
-
-def test_without_javac_the_build_succeeds_without_the_jar(monkeypatch, caplog, tmp_path):
-    from crisislake.tweets import jvm
-
-    monkeypatch.setattr(jvm, "javac_executable", lambda: None)
-    result = build_dist(ROOT, tmp_path / "dist")
-    assert not [f for f in result.files if f.startswith("jars/")]
-    assert not (tmp_path / "dist" / "jars").exists()
-    assert json.loads((tmp_path / "dist" / "build.json").read_text())["jars"] == []
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1
-    assert "every tweet line in Python" in warnings[0] and "no javac" in warnings[0]
+    assert manifest["jars"] == []
+    assert not [f for f in dist.files if f.startswith("jars/")]
 
 
 def test_tagged_clean_checkout_is_stamped_with_its_tag(tiny_checkout, tmp_path):
@@ -114,21 +94,6 @@ def test_dirty_checkout_version_carries_the_zip_digest(tiny_checkout, tmp_path):
     result = build_dist(tiny_checkout, tmp_path / "dist")
     assert re.fullmatch(r"v1\.2\.3-dirty-[0-9a-f]{8}", result.version)
     assert result.version.endswith(result.files["crisislake.zip"][:8])
-
-
-def test_dirty_java_source_changes_the_version_though_not_the_zip(tiny_checkout, tmp_path):
-    """The Java source is not in the zip, so the dirty digest must cover the jar built from it."""
-    source = tiny_checkout / "lib" / "crisislake" / "tweets" / JAVA_SOURCE.name
-    source.parent.mkdir()
-    shutil.copy2(JAVA_SOURCE, source)
-    first = build_dist(tiny_checkout, tmp_path / "a")
-    source.write_text("\n" + JAVA_SOURCE.read_text())  # shifts every line number in the class
-    second = build_dist(tiny_checkout, tmp_path / "b")
-    assert first.files["crisislake.zip"] == second.files["crisislake.zip"]
-    assert first.files[JAR] != second.files[JAR]
-    assert first.version != second.version
-    both = (tmp_path / "b" / "crisislake.zip").read_bytes() + (tmp_path / "b" / JAR).read_bytes()
-    assert second.version == f"v1.2.3-dirty-{hashlib.sha256(both).hexdigest()[:8]}"
 
 
 def test_untracked_package_file_marks_the_version_dirty(tiny_checkout, tmp_path):
@@ -222,4 +187,4 @@ def test_build_command_lists_what_it_built(capsys, tmp_path):
     out = capsys.readouterr().out.splitlines()
     assert code == 0
     assert out[0].startswith(f"built {tmp_path / 'dist'} version ")
-    assert "  crisislake.zip" in out and "  conf/aws.json" in out and f"  {JAR}" in out
+    assert "  crisislake.zip" in out and "  conf/aws.json" in out

@@ -91,7 +91,6 @@ def test_submit_launches_cluster_with_pipeline_steps_in_order(capsys, aws, bucke
     assert dedup["Args"] == [
         "spark-submit", "--deploy-mode", "client", "--name", f"crisislake-dedup-{RUN_ID}",
         "--py-files", f"{code_uri}/crisislake.zip",
-        "--jars", f"{code_uri}/jars/crisislake-udfs.jar",
         "--conf", "spark.yarn.maxAppAttempts=1", "--conf", "spark.sql.shuffle.partitions=400",
         f"{code_uri}/jobs/dedup.py",
         "--env", "aws", "--config", f"/home/hadoop/crisislake/{dist.version}/conf/aws.json",
@@ -131,18 +130,19 @@ def test_dry_run_prints_request_json_and_sends_nothing(capsys, dist):
 
 
 def test_dry_run_passes_the_jar_only_when_the_dist_has_it(capsys, dist, tmp_path):
-    without_jar = tmp_path / "dist"
-    shutil.copytree(dist.dist_dir, without_jar)
-    shutil.rmtree(without_jar / "jars")
+    with_jar = tmp_path / "dist"
+    shutil.copytree(dist.dist_dir, with_jar)
+    (with_jar / "jars").mkdir()
+    (with_jar / "jars" / "extra.jar").write_bytes(b"PK")
     jars = []
-    for dist_dir in (dist.dist_dir, without_jar):
+    for dist_dir in (with_jar, dist.dist_dir):
         code, out, err = submit(capsys, "--lake-root", "s3://never-created-bucket/lake", "--dist", str(dist_dir),
                                 "--endpoint-url", "http://127.0.0.1:9", "--dry-run")
         assert code == 0, err
         submits = [s["HadoopJarStep"]["Args"] for s in json.loads(out)["Steps"]
                    if s["HadoopJarStep"]["Args"][0] == "spark-submit"]
         jars.append({args[args.index("--jars") + 1] if "--jars" in args else None for args in submits})
-    assert jars == [{f"s3://never-created-bucket/lake/code/{dist.version}/jars/crisislake-udfs.jar"}, {None}]
+    assert jars == [{f"s3://never-created-bucket/lake/code/{dist.version}/jars/extra.jar"}, {None}]
 
 
 def test_dry_run_with_cluster_id_prints_add_steps_request(capsys, dist):

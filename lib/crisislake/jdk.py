@@ -1,7 +1,6 @@
-"""Where the JDK and the JVM cache are: the one place that looks for ``java``/``javac``.
+"""Where the JDK and the JVM cache are: the one place that looks for ``java``.
 
-The Spark session checks the Java version here before starting; anything that compiles Java
-(the tweet parse's jar, EMR packaging) finds ``javac`` here too. Imports nothing of the areas.
+The Spark session checks the Java version here before starting. Imports nothing of the areas.
 """
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ def jvm_cache_root() -> Path:
 
 
 def java_executable(tool: str = "java") -> Optional[str]:
-    """``tool`` of the JDK (``java``, ``javac``): from ``JAVA_HOME`` when it has it, else PATH."""
+    """``tool`` of the JDK (``java``): from ``JAVA_HOME`` when it has it, else PATH."""
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
         candidate = Path(java_home) / "bin" / tool

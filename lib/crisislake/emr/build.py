@@ -7,7 +7,7 @@ Layout (everything EMR needs, nothing else)::
       jobs/<name>.py        spark-submit entry points, copied from jobs/
       bootstrap/*.sh        EMR bootstrap actions, copied from bootstrap/
       conf/aws.json         the run config the steps pass with --config
-      jars/crisislake-udfs.jar  the JVM tweet parse for --jars (only when javac is here to build it)
+      jars/*.jar            what registry.BUILT_JARS builds for --jars (none today)
       VERSION               ``git describe --always --dirty`` (+ zip and jar digest when dirty)
       build.json            version, build time, sha256 of every file, whether the jar is there
 

@@ -28,7 +28,7 @@ class SubmitPlan:
     ``steps`` are ``(name, module)`` pairs of the registry's pipeline jobs, in order.
     ``overrides`` are the submitter's ``--set`` values, forwarded to every step.
     ``jars`` are the built jars, as paths under :attr:`code_uri`, that every step passes with
-    ``--jars`` (none when the build had no javac).
+    ``--jars`` (none when the build made no jar).
     """
 
     settings: EmrSettings

@@ -2,7 +2,7 @@
 
 The stages of :func:`ingest_files`, each a Spark action at most:
 
-1. :func:`plan_reads`: which reader takes each file. The JVM line reader takes JSON files,
+1. :func:`plan_reads`: which reader takes each file. The line reader takes JSON files,
    plain or gzip; the tolerant Python reader takes CSV exports and damaged gzip files. Finding
    the damaged ones is a Spark job over the ``.gz`` files, and only runs when there are some.
 2. :func:`parse_and_count`: one pass reads every line, parses it into tweet rows and
@@ -20,7 +20,6 @@ duplicates + quarantined, from the counts of stage 2 and the rows the write inse
 """
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,7 +29,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from crisislake.session import temporary_conf
-from crisislake.tweets import io, jvm, transforms
+from crisislake.tweets import io, transforms
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """Which reader takes each listed file: ``lines`` the JVM line reader, ``tolerant`` the
+    """Which reader takes each listed file: ``lines`` Spark's line reader, ``tolerant`` the
     Python reader (CSV exports, damaged gzip)."""
 
     lines: List[str]
@@ -50,12 +49,11 @@ class ReadPlan:
 @dataclass(frozen=True)
 class Totals:
     """What stage 2 counted: records (good and bad), those quarantined, distinct good tweet
-    ids, and the lines the JVM parse took."""
+    ids."""
 
     read: int
     quarantined: int
     distinct: int
-    in_jvm: int = 0
 
     @property
     def repeats(self) -> bool:
@@ -92,34 +90,15 @@ def parse_and_count(
     numbers and the Arrow batch size are fixed when the pass is planned."""
     lines = io.read_json_lines(spark, plan.lines, sizes)
     tolerant = io.read_files_tolerant(spark, plan.tolerant) if plan.tolerant else None
-    if plan.lines and jvm.register(spark):
-        return _parse_in_jvm_first(lines, tolerant, run_id, ingested_at)
     both = lines if tolerant is None else lines.unionByName(tolerant)
     records = both.transform(transforms.to_records(run_id, ingested_at)).persist(StorageLevel.MEMORY_AND_DISK)
     return Parsed(records, _count(records), records)
 
 
-def _count(records: DataFrame, in_jvm: int = 0) -> Totals:
+def _count(records: DataFrame) -> Totals:
     """The action of stage 2 (it fills the cache); the driver gets one row."""
     row = records.agg(*transforms.record_totals()).first()
-    return Totals(int(row["read"]), int(row["quarantined"]), int(row["distinct"]), in_jvm)
-
-
-def _parse_in_jvm_first(lines: DataFrame, tolerant: Any, run_id: str, ingested_at: datetime) -> Parsed:
-    """Stage 2 with the JVM lane: the Java class parses every line it can; the lines it
-    declines, and the tolerant reader's, take the Python parse in a second cached pass that
-    runs only when there are any."""
-    first = lines.transform(jvm.parse_lines(run_id, ingested_at)).persist(StorageLevel.MEMORY_AND_DISK)
-    row = first.agg(*jvm.first_pass_totals()).first()
-    in_jvm = int(row["lines"]) - int(row["declined"])
-    if not row["declined"] and tolerant is None:
-        return Parsed(jvm.taken(first), Totals(in_jvm, 0, int(row["distinct"]), in_jvm), first)
-    for_python = [jvm.declined_lines(first)] + ([] if tolerant is None else [tolerant])
-    python = functools.reduce(DataFrame.unionByName, for_python).transform(transforms.to_records(run_id, ingested_at))
-    records = jvm.taken(first).unionByName(python).persist(StorageLevel.MEMORY_AND_DISK)
-    totals = _count(records, in_jvm)
-    first.unpersist()
-    return Parsed(records, totals, records)
+    return Totals(int(row["read"]), int(row["quarantined"]), int(row["distinct"]))
 
 
 def write_tweets(spark: SparkSession, records: DataFrame, totals: Totals, tweets_path: str) -> Dict[str, int]:
@@ -169,7 +148,6 @@ def reconciliation(files: int, tolerant: int, totals: Totals, merged: Mapping[st
     return {
         "files_read": files,
         "files_read_by_python": tolerant,
-        "records_parsed_in_jvm": totals.in_jvm,
         "records_read": totals.read,
         "new_rows": new,
         "duplicates": good - new,
