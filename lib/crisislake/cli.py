@@ -38,7 +38,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     load`` and ``crisislake load --env aws``); after it they win.
     """
     parser = argparse.ArgumentParser(
-        prog="crisislake", description=__doc__.splitlines()[0], parents=[common_arguments()],
+        prog="crisislake", description="crisislake: a humanitarian data lakehouse on Apache Spark. One "
+        "subcommand per job; `crisislake <job> --help` for its options and examples.", parents=[common_arguments()],
         epilog="Run `crisislake COMMAND --help` for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"crisislake {__version__}")
