@@ -174,7 +174,7 @@ def test_jvm_reader_numbers_lines_exactly_when_a_file_is_read_in_several_splits(
     path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(64 * 1024))  # ~4 splits of this file
-    listed = io.list_raw_files(spark, str(tmp_path))  # sizes from the listing, as ingest passes them
+    listed = io.list_raw_files(str(tmp_path))  # sizes from the listing, as ingest passes them
     assert list(listed.values()) == [path.stat().st_size]
     try:
         with io.one_file_per_partition(spark):

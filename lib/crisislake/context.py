@@ -113,12 +113,19 @@ def merged_overrides(args: argparse.Namespace) -> list:
     return list(getattr(args, "overrides", None) or []) + list(getattr(args, "overrides_after", None) or [])
 
 
-def require_table(ctx: JobContext, path: str, hint: str) -> Optional[Dict[str, str]]:
-    """Check, without Spark, that the Delta table at ``path`` exists. When it does not, a pipeline
-    step is skipped (its summary says why, returned here) and a job run on its own fails with
-    one line ending in ``hint``; None when the table is there."""
-    if fs.exists(f"{path.rstrip('/')}/_delta_log"):
+def require_input(ctx: JobContext, uri: str, hint: str, skipped: Optional[str] = None,
+                  probe: Optional[str] = None) -> Optional[Dict[str, str]]:
+    """Check, without Spark, that the input at ``uri`` exists (``probe``, when given, is what must
+    exist for it to count). When it does not, a pipeline step is skipped (its summary says
+    ``skipped``, returned here) and a job run on its own fails with one line ending in ``hint``;
+    None when the input is there."""
+    if fs.exists(probe or uri):
         return None
     if ctx.in_pipeline:
-        return {"skipped": f"{path} does not exist"}
-    raise MissingInputError(f"{path} does not exist: {hint}")
+        return {"skipped": skipped or f"{uri} does not exist"}
+    raise MissingInputError(f"{uri} does not exist: {hint}")
+
+
+def require_table(ctx: JobContext, path: str, hint: str) -> Optional[Dict[str, str]]:
+    """:func:`require_input` for the Delta table at ``path`` (it exists once it has a log)."""
+    return require_input(ctx, path, hint, probe=f"{path.rstrip('/')}/_delta_log")

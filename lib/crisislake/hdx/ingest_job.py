@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
-from crisislake import delta_io, fs
+from crisislake import delta_io
 from crisislake.config import Config
-from crisislake.context import JobContext
-from crisislake.errors import CrisislakeError
+from crisislake.context import JobContext, require_input
 from crisislake.hdx.layout import ACLED_COLUMNS, EVENTS, MONTHLY, MONTHLY_COLUMNS, PCODE_COLUMNS, PCODES, LayoutError
 from crisislake.hdx.raw_io import list_raw_resources, read_records, sniff_layout
 
@@ -37,10 +36,6 @@ TARGET_COLUMNS = {
     MONTHLY: list(MONTHLY_COLUMNS),
     PCODES: list(PCODE_COLUMNS.values()),
 }
-
-
-class RawHdxError(CrisislakeError, FileNotFoundError):
-    """The raw HDX folder to ingest does not exist."""
 
 
 @dataclass
@@ -67,10 +62,10 @@ def run(ctx: JobContext) -> dict:
     args = ctx.args
     options = IngestOptions(args.raw, args.encoding_scan_mb * 1024 * 1024, not args.no_deletions)
     raw = options.raw_uri or f"{ctx.config.zone('raw')}/hdx"
-    if not fs.exists(raw):
-        if ctx.in_pipeline:
-            return {"skipped": f"no raw HDX files at {raw}"}
-        raise RawHdxError(f"{raw} does not exist: run `crisislake scrape-hdx` or pass --raw FOLDER")
+    missing = require_input(ctx, raw, "run `crisislake scrape-hdx` or pass --raw FOLDER",
+                            skipped=f"no raw HDX files at {raw}")
+    if missing:
+        return missing
     with ctx.stage("ingest raw HDX resources"):
         return ingest_hdx(ctx.spark, ctx.config, ctx.run_id, options)
 

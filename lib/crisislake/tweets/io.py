@@ -61,7 +61,7 @@ def normalise_uri(uri: str) -> str:
     return uri
 
 
-def list_raw_files(spark: SparkSession, uri: str) -> Dict[str, int]:
+def list_raw_files(uri: str) -> Dict[str, int]:
     """``{uri: size}`` of every data file under ``uri`` (recursively, in name order), skipping
     ``_``/``.``-prefixed names."""
     return fs.data_files(fs.file_sizes(uri, recursive=True))

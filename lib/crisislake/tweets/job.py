@@ -17,8 +17,7 @@ from pyspark.sql import DataFrame
 
 from crisislake import delta_io, fs
 from crisislake.config import Config, join_uri
-from crisislake.context import JobContext
-from crisislake.errors import CrisislakeError
+from crisislake.context import JobContext, require_input
 from crisislake.runs import StepRecord, run_step
 from crisislake.tweets import batch, io
 
@@ -27,10 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 STEP = "ingest-tweets"
-
-
-class RawInputError(CrisislakeError, FileNotFoundError):
-    """The raw prefix to ingest does not exist."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,14 +59,16 @@ def _fill_record(record: StepRecord, counts: Dict[str, Any], raw: str, tweets_pa
     record.rows_quarantined = counts["quarantined"]
 
 
-def ingest(spark: SparkSession, config: Config, run_id: str, raw: Optional[str] = None) -> Dict[str, Any]:
-    """Batch ingest of everything under ``raw`` (default ``<lake>/raw/tweets``)."""
+def ingest(spark: SparkSession, config: Config, run_id: str, raw: Optional[str] = None,
+           files: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
+    """Batch ingest of everything under ``raw`` (default ``<lake>/raw/tweets``); ``files`` is
+    its listing when the caller has it already."""
     raw = raw or default_raw(config)
     tweets_path = config.table("curated", "tweets")
     quarantine_path = config.table("quarantine", "tweets")
     with run_step(config.zone("_runs"), run_id, STEP) as record:
         delta_io.ensure_quarantine(spark, quarantine_path)
-        files = io.list_raw_files(spark, raw)
+        files = io.list_raw_files(raw) if files is None else files
         counts = batch.ingest_files(spark, files, tweets_path, quarantine_path, run_id)
         _fill_record(record, counts, raw, tweets_path, quarantine_path)
     return counts
@@ -130,21 +127,15 @@ def _summary_line(counts: Dict[str, Any], what: str = "ingest-tweets") -> str:
     )
 
 
-def check_raw(raw: str) -> Dict[str, int]:
-    """The data files under ``raw`` (``{uri: size}``), before any Spark starts; raises
-    :class:`RawInputError` when ``raw`` does not exist (a mistyped prefix must not look like an
-    empty one)."""
-    if not fs.exists(raw):
-        raise RawInputError(f"{raw} does not exist: land tweet dumps there or pass --raw PREFIX")
-    return fs.data_files(fs.file_sizes(raw, recursive=True))
-
-
 def run(ctx: JobContext) -> Dict[str, Any]:
     args, config = ctx.args, ctx.config
     raw = args.raw or default_raw(config)
-    if ctx.in_pipeline and not fs.exists(raw):
-        return {"skipped": f"no raw tweets at {raw}"}
-    if not check_raw(raw) and not args.stream:
+    # Before any Spark starts: a mistyped prefix must not look like an empty one.
+    missing = require_input(ctx, raw, "land tweet dumps there or pass --raw PREFIX", skipped=f"no raw tweets at {raw}")
+    if missing:
+        return missing
+    files = io.list_raw_files(raw)
+    if not files and not args.stream:
         return {"skipped": f"nothing to ingest under {raw}"}
     if args.stream:
         query = start_stream(ctx.spark, config, ctx.run_id, raw, args.checkpoint,
@@ -152,4 +143,4 @@ def run(ctx: JobContext) -> Dict[str, Any]:
         query.awaitTermination()
         return {"stream": "stopped", "checkpoint": args.checkpoint or default_checkpoint(config)}
     with ctx.stage("ingest raw files"):
-        return ingest(ctx.spark, config, ctx.run_id, raw)
+        return ingest(ctx.spark, config, ctx.run_id, raw, files)

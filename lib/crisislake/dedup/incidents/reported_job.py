@@ -15,9 +15,8 @@ from pyspark.sql import functions as F
 
 from crisislake import delta_io, fs
 from crisislake.config import Config
-from crisislake.context import JobContext
+from crisislake.context import JobContext, require_input
 from crisislake.dedup.incidents.reported import REPORTED_COLUMNS, parse_incidents, with_validation
-from crisislake.errors import CrisislakeError
 from crisislake.runs import run_step
 
 STEP = "ingest-reported-incidents"
@@ -65,7 +64,8 @@ def ingest_reported(spark: SparkSession, config: Config, run_id: str, path: Opti
             quarantined = delta_io.write_quarantine(
                 spark, delta_io.to_quarantine(rows.where(F.col("reason").isNotNull()), run_id),
                 config.table("quarantine", TABLE))
-        counts = {"records": records, "written": unique.count(), "duplicates": good_n - unique.count(),
+        unique_n = unique.count()
+        counts = {"records": records, "written": unique_n, "duplicates": good_n - unique_n,
                   "quarantined_rows": bad_n, "quarantined": quarantined,
                   "inserted": merged["inserted"], "updated": merged["updated"]}
         record.read = {path: records}
@@ -79,15 +79,11 @@ def ingest_reported(spark: SparkSession, config: Config, run_id: str, path: Opti
         return counts
 
 
-class ReportedInputError(CrisislakeError, FileNotFoundError):
-    """The reported-incident file or folder to ingest does not exist."""
-
-
 def run(ctx: JobContext) -> dict:
     path = ctx.args.input or ctx.config.table("raw", TABLE)
-    if not fs.exists(path):
-        if ctx.in_pipeline:
-            return {"skipped": f"no reported incidents at {path}"}
-        raise ReportedInputError(f"{path} does not exist: pass --input FILE (a 2020PB-style JSON list)")
+    missing = require_input(ctx, path, "pass --input FILE (a 2020PB-style JSON list)",
+                            skipped=f"no reported incidents at {path}")
+    if missing:
+        return missing
     with ctx.stage("ingest reported incidents"):
         return ingest_reported(ctx.spark, ctx.config, ctx.run_id, path)
