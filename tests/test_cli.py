@@ -95,3 +95,27 @@ def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "run_job", fail)
     with pytest.raises(KeyError):
         cli.main(["build-marts", "--lake-root", str(tmp_path)])
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["ingest-tweets", "--raw"], "land tweet dumps there or pass --raw PREFIX"),
+    (["ingest-hdx", "--raw"], "run `crisislake scrape-hdx` or pass --raw FOLDER"),
+    (["ingest-reported-incidents", "--input"], "pass --input FILE (a 2020PB-style JSON list)"),
+])
+def test_a_missing_input_is_one_line_before_spark_starts(capsys, tmp_path, argv, hint):
+    from crisislake import cli
+
+    missing = tmp_path / "no" / "such" / "prefix"
+    code = cli.main([*argv, str(missing), "--lake-root", str(tmp_path / "lake")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not any("Traceback" in line for line in err)
+    assert err[-1] == f"crisislake: {argv[0]}: {missing} does not exist: {hint}"
+
+
+def test_an_empty_raw_prefix_is_nothing_to_ingest(capsys, tmp_path):
+    from crisislake import cli
+
+    (tmp_path / "raw").mkdir()
+    code = cli.main(["ingest-tweets", "--raw", str(tmp_path / "raw"), "--lake-root", str(tmp_path / "lake")])
+    out = capsys.readouterr().out
+    assert code == 0 and f"skipped: nothing to ingest under {tmp_path / 'raw'}" in out
