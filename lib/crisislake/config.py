@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import msgspec
 
 from crisislake.errors import CrisislakeError
+from crisislake.identifiers import IDENTIFIER
 
 ENV_PREFIX = "CRISISLAKE_"
 ZONES = ("raw", "curated", "quarantine", "enriched", "marts", "exports", "models", "_runs")
@@ -356,3 +357,9 @@ def validate_config(config: Config) -> None:
         raise ConfigError(f"warehouse.backend must be postgres, redshift or none, got {config.warehouse.backend!r}")
     if config.spark.shuffle_partitions < 1:
         raise ConfigError("spark.shuffle_partitions must be at least 1")
+    # Names that go into SQL as identifiers: refused here, before any job or server starts.
+    for name, value in (("warehouse.schema", config.warehouse.schema), ("serve.reader_role", config.serve.reader_role),
+                        ("serve.reviewer_role", config.serve.reviewer_role)):
+        if not IDENTIFIER.match(value):
+            raise ConfigError(f"{name}: {value!r} is not a safe SQL identifier "
+                              "(lower-case letters, digits and _, starting with a letter or _, at most 63)")

@@ -8,14 +8,14 @@ Warehouse reads go through the read-only role's DSN when one is configured
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
+from crisislake.config import ConfigError
+from crisislake.identifiers import checked
 from crisislake.lake_parquet import NoParquetFiles, read_parquet_dir
 
-SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MAP_POINTS = 5000
 TOP_INCIDENTS = 25
 EVIDENCE_PER_INCIDENT = 5
@@ -88,8 +88,7 @@ def query_warehouse(url: str, schema: str) -> Dict[str, List[Dict[str, Any]]]:
     import psycopg
     from psycopg.rows import dict_row
 
-    if not SCHEMA.match(schema):
-        raise ValueError(f"unsafe schema name {schema!r}")
+    checked(schema, ConfigError)
     params = {"map_points": MAP_POINTS, "top": TOP_INCIDENTS, "per_incident": EVIDENCE_PER_INCIDENT}
     out = {}
     with psycopg.connect(url, row_factory=dict_row, connect_timeout=10, autocommit=True) as conn:
