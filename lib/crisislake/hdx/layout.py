@@ -217,18 +217,25 @@ def _map_columns(
     return mapping, unmapped
 
 
+# Header names match whatever their case (exports edited in a spreadsheet change it).
+_LEGACY_FOLDED = {k.casefold(): v for k, v in LEGACY_ACLED_COLUMNS.items()}
+_PCODE_FOLDED = {k.casefold(): v for k, v in PCODE_COLUMNS.items()}
+
+
 def _event_name(name: str) -> Optional[str]:
-    if name in LEGACY_ACLED_COLUMNS:
-        return LEGACY_ACLED_COLUMNS[name]
-    return name if name in ACLED_COLUMNS else None
+    folded = name.casefold()
+    if folded in _LEGACY_FOLDED:
+        return _LEGACY_FOLDED[folded]
+    return folded if folded in ACLED_COLUMNS else None
 
 
 def _monthly_name(name: str) -> Optional[str]:
-    return name if name in MONTHLY_COLUMNS else None
+    folded = name.casefold()
+    return folded if folded in MONTHLY_COLUMNS else None
 
 
 def _pcode_name(name: str) -> Optional[str]:
-    return PCODE_COLUMNS.get(name)
+    return _PCODE_FOLDED.get(name.casefold())
 
 
 def layout_from_head(head_text: str, encoding: str) -> FileLayout:
@@ -236,11 +243,13 @@ def layout_from_head(head_text: str, encoding: str) -> FileLayout:
 
     Raises :class:`LayoutError` for an empty file or one no ingestion path recognises.
     """
-    reader = csv.reader(io.StringIO(head_text))
+    reader = csv.reader(io.StringIO(head_text, newline=""))  # "": \r, \n and \r\n all end a record
     try:
         header = [c.strip().lstrip("\ufeff").strip() for c in next(reader)]
     except StopIteration:
         raise LayoutError("empty file: no header row") from None
+    except csv.Error as exc:
+        raise LayoutError(f"unreadable CSV header row: {exc}") from None
     try:
         second: Optional[List[str]] = next(reader)
     except (StopIteration, csv.Error):
