@@ -10,6 +10,7 @@ State lives in ``.services/`` (or ``$CRISISLAKE_SERVICES_DIR``). PostgreSQL runs
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -18,7 +19,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
+from typing import Callable, Iterator, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("CRISISLAKE_SERVICES_DIR", ROOT / ".services"))
@@ -107,6 +110,38 @@ def ensure_postgres() -> str:
     if exists != "1":
         subprocess.run([psql, "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-c", f"CREATE DATABASE {PG_DB}"], check=True, capture_output=True)
     return postgres_url()
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[Tuple[str, Callable[..., None]]]:
+    """A throwaway PostgreSQL server on a free loopback port, for fault tests that restart it.
+
+    Yields ``(url, pg_ctl)``; ``pg_ctl("-m", "immediate", "restart")`` runs pg_ctl on it. The
+    server is stopped and its data folder deleted afterwards; the shared server is never touched.
+    """
+    bindir = _pg_bindir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = Path("/var/tmp" if os.geteuid() == 0 else os.environ.get("TMPDIR", "/tmp")) / f"crisislake-pg-{uuid.uuid4().hex[:8]}"
+    data.mkdir(parents=True)
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    subprocess.run(_as_pg_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"]),
+                   check=True, capture_output=True)
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off"
+
+    def pg_ctl(*action: str) -> None:
+        subprocess.run(_as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w",
+                                    "-o", options, *action]), check=True, capture_output=True)
+
+    pg_ctl("start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", pg_ctl
+    finally:
+        subprocess.run(_as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def stop_postgres() -> None:

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from crisislake import registry
 from crisislake.cli import main
@@ -72,6 +73,10 @@ class ConcurrentAppendException(Exception):
      "another run wrote the same table at the same time (ConcurrentAppendException)"),
     (OSError("When reading information for key 'lake/x': AWS Error NETWORK_CONNECTION during HeadObject"),
      "storage failed after its retries (OSError"),
+    (psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly\n\tThis probably "
+                              "means the server terminated abnormally"),
+     "the warehouse connection failed (OperationalError: consuming input failed: server closed the connection "
+     "unexpectedly | This probably"),
 ])
 def test_outside_failures_are_one_line_and_exit_1(monkeypatch, capsys, tmp_path, exc, needle):
     from crisislake import cli

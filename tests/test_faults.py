@@ -8,7 +8,6 @@ so each test hits the same moment every time. ``bench/chaos.py`` kills at random
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -147,40 +146,13 @@ def test_ingest_killed_between_tweet_and_quarantine_commits_reruns_to_the_same_t
 
 # ---- PostgreSQL restarted during a load (a server of its own, never the shared one) -------------
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
-def own_postgres(tmp_path):
+def own_postgres():
     """A PostgreSQL server of this test's own on a free port; yields (url, restart)."""
     import devservices
 
-    bindir = devservices._pg_bindir()
-    port = _free_port()
-    data = Path("/var/tmp") / f"crisislake-pg-fault-{uuid.uuid4().hex[:8]}" if os.geteuid() == 0 else tmp_path / "pg"
-    data.mkdir(parents=True)
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    as_pg = devservices._as_pg_user
-    subprocess.run(as_pg([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"]),
-                   check=True, capture_output=True)
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off"
-
-    def pg_ctl(*action):
-        subprocess.run(as_pg([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w",
-                              "-o", options, *action]), check=True, capture_output=True)
-
-    pg_ctl("start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", lambda: pg_ctl("-m", "fast", "restart")
-    finally:
-        subprocess.run(as_pg([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+    with devservices.private_postgres() as (url, pg_ctl):
+        yield url, lambda: pg_ctl("-m", "fast", "restart")
 
 
 def test_postgres_restarted_mid_load_then_rerun_loads_exactly_once(own_postgres, lake):

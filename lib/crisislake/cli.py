@@ -110,7 +110,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def outside_failure(exc: BaseException) -> Optional[str]:
     """A one-line message for failures that are not bugs of the job: another run committed to the
-    same Delta table first, or storage kept failing after its retries. None for anything else
+    same Delta table first, storage kept failing after its retries, or the warehouse connection
+    failed. None for anything else
     (a bug keeps its traceback). Either way nothing was half-written: a Delta commit is atomic."""
     try:
         from delta.exceptions import DeltaConcurrentModificationException, ProtocolChangedException
@@ -122,10 +123,22 @@ def outside_failure(exc: BaseException) -> Optional[str]:
     if isinstance(exc, conflicts) or name.startswith("Concurrent") or name in ("MetadataChangedException",):
         return (f"another run wrote the same table at the same time ({name}); this run's commit was refused: "
                 "run the job again (every write is a MERGE, so the rerun adds nothing twice)")
+    if _warehouse_connection_lost(exc):
+        return (f"the warehouse connection failed ({name}: {one_line(exc)[:300]}); the open transaction was rolled "
+                "back: run the job again (loads are audited, so nothing is loaded twice)")
     storage = isinstance(exc, OSError) and any(k in str(exc) for k in ("AWS Error", "S3", "Connection"))
     if storage or type(exc).__module__.startswith("botocore"):
         return f"storage failed after its retries ({name}: {one_line(exc)[:300]}); run the job again"
     return None
+
+
+def _warehouse_connection_lost(exc: BaseException) -> bool:
+    """PostgreSQL went away or could not be reached (restart, shutdown, network), not a bad statement."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - EMR steps do not talk to PostgreSQL
+        return False
+    return isinstance(exc, psycopg.OperationalError)
 
 
 def one_line(exc: BaseException) -> str:
