@@ -9,6 +9,10 @@ group, SIGKILL the whole group after a delay drawn (seeded) within the job's cle
 rerun the job to completion and compare every table with the reference. ``load`` is compared on
 the PostgreSQL schema as well (its own schema on the shared server).
 
+``CHAOS_CHAIN=k`` sends k kills in a row before each verified rerun, each killed run starting from
+what the previous one left (a crash during the recovery from a crash): 20 kill points then cost
+about 20 half runs and 20/k full ones instead of 20 of each.
+
 Environment: ``CHAOS_POINTS`` (kill points per job, default 20), ``CHAOS_JOBS`` (comma-separated,
 default all of :data:`JOBS`), ``CHAOS_SEED`` (default 24), ``CHAOS_WORK`` (scratch folder).
 Each finished job's row is merged into ``bench/results/reliability.json`` and the whole table is
@@ -92,8 +96,8 @@ class Outcome:
 class Point:
     """One kill point: when the kill came, what the killed run left, what the rerun gave."""
 
-    delay_s: float
-    killed: bool
+    delay_s: float  # the first kill's delay
+    killed: int  # runs the SIGKILL hit before they ended
     left_state: bool
     rerun_code: int
     rerun_s: float
@@ -104,6 +108,7 @@ class Point:
     error: str = ""
     tables: Dict[str, Dict[str, int]] = field(default_factory=dict)
     unclear: int = 0  # runs that failed with a traceback instead of one line
+    kills: int = 1  # runs killed before this rerun (a chain: each on the state the previous one left)
 
     @property
     def passed(self) -> bool:
@@ -143,7 +148,7 @@ def _wait_group_gone(pgid: int, timeout: float = 20.0) -> None:
 
 
 def run_cli(lake: Union[Path, str], command: Sequence[str], kill_after: Optional[float] = None,
-            log: Optional[Path] = None) -> Outcome:
+            log: Optional[Path] = None, env: Optional[Dict[str, str]] = None) -> Outcome:
     """Run one CLI command in its own process group; SIGKILL the group after ``kill_after`` s."""
     from crisislake.runs import new_run_id
 
@@ -151,7 +156,7 @@ def run_cli(lake: Union[Path, str], command: Sequence[str], kill_after: Optional
     argv = cli_argv(lake, command, new_run_id())
     out = open(log, "ab") if log else subprocess.DEVNULL
     started = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**child_env(), **(env or {})}, stdout=out, stderr=subprocess.PIPE,
                             start_new_session=True)
     killed = False
     try:
@@ -177,10 +182,10 @@ def restore(snapshot: Path, lake: Path) -> None:
     shutil.copytree(snapshot, lake, symlinks=True)
 
 
-def drop_schema() -> None:
+def drop_schema(url: str = "") -> None:
     import psycopg
 
-    with psycopg.connect(pg_url(), autocommit=True) as conn:
+    with psycopg.connect(url or pg_url(), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
 
 
@@ -197,10 +202,10 @@ def file_state(lake: Path) -> Dict[str, int]:
     return {str(p.relative_to(lake)): p.stat().st_size for p in lake.rglob("*") if p.is_file()}
 
 
-def digest(lake: Path, with_warehouse: bool) -> lake_digest.Digest:
+def digest(lake: Path, with_warehouse: bool, url: str = "") -> lake_digest.Digest:
     out = lake_digest.digest_lake(str(lake))
     if with_warehouse:
-        out.update(lake_digest.digest_postgres(pg_url(), PG_SCHEMA))
+        out.update(lake_digest.digest_postgres(url or pg_url(), PG_SCHEMA))
     return out
 
 
@@ -284,19 +289,23 @@ def reconciled(lake: Path) -> Optional[bool]:
     return all(checks) if checks else None
 
 
-def kill_point(work: Path, job: ChaosJob, delay: float, reference: lake_digest.Digest) -> Point:
+def kill_point(work: Path, job: ChaosJob, delays: Sequence[float], reference: lake_digest.Digest) -> Point:
+    """Restore the job's starting state, run it once per delay, SIGKILLing each run after its delay
+    (each run starts from what the previous killed one left), then rerun it to completion and compare."""
     lake = work / "lake"
     restore(work / "snap" / job.after, lake)
     warehouse = job.name == "load"
     if warehouse:
         drop_schema()
     before = file_state(lake)
-    killed_run = run_cli(lake, job.command, kill_after=delay, log=work / "points.log")
+    killed = 0
+    for delay in delays:
+        killed += run_cli(lake, job.command, kill_after=delay, log=work / "points.log").killed
     left_state = file_state(lake) != before or (warehouse and schema_exists())
     rerun = run_cli(lake, job.command, log=work / "points.log")
     tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
     return Point(
-        delay_s=round(delay, 2), killed=killed_run.killed, left_state=left_state,
+        delay_s=round(delays[0], 2), killed=killed, left_state=left_state, kills=len(delays),
         rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
         lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
         orphans=len(lake_digest.orphan_files(str(lake))), reconciled=reconciled(lake),
@@ -324,7 +333,7 @@ def concurrent_point(work: Path, job: ChaosJob, reference: lake_digest.Digest) -
     rerun = run_cli(lake, job.command, log=work / "points.log")
     tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
     return Point(
-        delay_s=0.0, killed=False, left_state=True, rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
+        delay_s=0.0, killed=0, left_state=True, kills=0, rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
         lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
         orphans=len(lake_digest.orphan_files(str(lake))), reconciled=reconciled(lake),
         error="; ".join(f"run exit {o.code}: {o.last_error}" for o in outcomes if o.code) or rerun.last_error,
@@ -345,18 +354,57 @@ def concurrent_sweep(work: Path, job: ChaosJob, meta: dict, points: int) -> List
     return out
 
 
-def sweep(work: Path, job: ChaosJob, meta: dict, points: int, seed: int) -> List[Point]:
+def sweep(work: Path, job: ChaosJob, meta: dict, points: int, seed: int, chain: int = 1) -> List[Point]:
+    """``points`` kills, ``chain`` in a row before each verified rerun (the last chain may be shorter)."""
     rng = random.Random(seed * 1_000_003 + zlib.crc32(job.name.encode()))
     reference = {t: lake_digest.Counter(c) for t, c in meta["reference"].items()}
     out = []
-    for i in range(points):
-        delay = rng.uniform(0.0, meta["seconds"])
-        point = kill_point(work, job, delay, reference)
+    groups = [min(chain, points - start) for start in range(0, points, chain)]
+    for i, size in enumerate(groups):
+        delays = [rng.uniform(0.0, meta["seconds"]) for _ in range(size)]
+        point = kill_point(work, job, delays, reference)
         out.append(point)
         state = "PASS" if point.passed else "FAIL"
-        print(f"{job.name} point {i + 1}/{points}: kill at {point.delay_s:.1f} s (killed={point.killed}, "
+        print(f"{job.name} rerun {i + 1}/{len(groups)} after {size} kill(s), first at {point.delay_s:.1f} s "
+              f"(killed={point.killed}, "
               f"left state={point.left_state}) -> rerun {point.rerun_code} in {point.rerun_s} s, lost {point.lost}, "
               f"doubled {point.doubled}, orphans {point.orphans}: {state} {point.error}", flush=True)
+    return out
+
+
+def pg_restart_sweep(work: Path, meta: dict, points: int, seed: int) -> List[Point]:
+    """``load`` against a PostgreSQL server of its own that restarts in immediate mode (a crash) at
+    a random moment; then one more load, which must add nothing twice and leave nothing out."""
+    import threading
+
+    import devservices
+
+    job = next(j for j in JOBS if j.name == "load")
+    reference = {t: lake_digest.Counter(c) for t, c in meta["reference"].items()}
+    rng = random.Random(seed * 1_000_003 + zlib.crc32(b"pg-restart"))
+    lake, out = work / "lake", []
+    with devservices.private_postgres() as (url, pg_ctl):
+        env = {"CRISISLAKE_WAREHOUSE__POSTGRES_URL": url}
+        for i in range(points):
+            restore(work / "snap" / job.after, lake)
+            drop_schema(url)
+            delay = rng.uniform(0.0, max(1.5, 2 * meta["seconds"]))
+            timer = threading.Timer(delay, pg_ctl, args=("-m", "immediate", "restart"))
+            timer.start()
+            first = run_cli(lake, job.command, log=work / "pg.log", env=env)
+            timer.join()
+            rerun = run_cli(lake, job.command, log=work / "pg.log", env=env)
+            tables = lake_digest.compare(reference, digest(lake, True, url)) if rerun.code == 0 else {}
+            point = Point(
+                delay_s=round(delay, 2), killed=int(first.code != 0), kills=0, left_state=first.code != 0,
+                rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1), lost=sum(t["lost"] for t in tables.values()),
+                doubled=sum(t["doubled"] for t in tables.values()), orphans=0, reconciled=None,
+                error=first.last_error if first.code else "", unclear=int(first.code != 0 and first.traceback),
+                tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]})
+            out.append(point)
+            print(f"pg restart {i + 1}/{points} at {delay:.2f} s: first run {first.code}, rerun {rerun.code}, "
+                  f"lost {point.lost}, doubled {point.doubled}: {'PASS' if point.passed else 'FAIL'} {point.error}",
+                  flush=True)
     return out
 
 
@@ -444,7 +492,7 @@ def s3_sweep(work: Path, points: int, seed: int) -> Tuple[List[Point], dict, Dic
             injected[key] = injected.get(key, 0) + value
         tables = lake_digest.compare(reference, _s3_digest(work)) if rerun.code == 0 else {}
         point = Point(
-            delay_s=0.0, killed=False, left_state=first.code != 0, rerun_code=rerun.code,
+            delay_s=0.0, killed=0, kills=0, left_state=first.code != 0, rerun_code=rerun.code,
             rerun_s=round(rerun.seconds, 1), lost=sum(t["lost"] for t in tables.values()),
             doubled=sum(t["doubled"] for t in tables.values()), orphans=0, reconciled=None,
             error=first.last_error if first.code else "", unclear=int(first.code != 0 and first.traceback),
@@ -460,9 +508,11 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def row_for(job: ChaosJob, meta: dict, points: List[Point], seed: int) -> dict:
+def row_for(job: ChaosJob, meta: dict, points: List[Point], seed: int, chain: int = 1) -> dict:
+    kills = sum(p.kills for p in points)
     return {
-        "fault": "SIGKILL process group, rerun", "job": job.name, "runs": len(points),
+        "fault": "SIGKILL process group, rerun" if chain == 1 else f"SIGKILL process group, {chain} kills in a row, rerun",
+        "job": job.name, "runs": len(points), "kills": kills,
         "passed": sum(p.passed for p in points), "killed_mid_run": sum(p.killed for p in points),
         "left_state": sum(p.left_state for p in points),
         "rows_lost": sum(p.lost for p in points), "rows_doubled": sum(p.doubled for p in points),
@@ -473,7 +523,8 @@ def row_for(job: ChaosJob, meta: dict, points: List[Point], seed: int) -> dict:
         "unclear_failures": sum(p.unclear for p in points),
         "conflicts": sum(1 for p in points if p.error and p.rerun_code == 0),
         "failures": [asdict(p) for p in points if not p.passed],
-        "command": f"CHAOS_JOBS='{job.name}' CHAOS_POINTS={len(points)} CHAOS_SEED={seed} make chaos",
+        "command": f"CHAOS_JOBS='{job.name}' CHAOS_POINTS={kills}"
+                   + (f" CHAOS_CHAIN={chain}" if chain > 1 else "") + f" CHAOS_SEED={seed} make chaos",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load": load_average(),
     }
 
@@ -500,14 +551,14 @@ def render(rows: Dict[str, dict]) -> None:
         "files in the lake (or, for `load`, created the warehouse schema) by then; *orphans* are data",
         "files no Delta commit names (never read).",
         "",
-        "| fault | job | runs | passed | rows lost | rows doubled | killed | left state | orphans | "
+        "| fault | job | runs | passed | rows lost | rows doubled | kills | killed | left state | orphans | "
         "clean s | rerun s (median) | notes | measured | load avg | reproduce |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows.values():
         lines.append(
             f"| {row['fault']} | {row['job']} | {row['runs']} | {row['passed']} | {row['rows_lost']} | "
-            f"{row['rows_doubled']} | {row.get('killed_mid_run', '')} | {row.get('left_state', '')} | "
+            f"{row['rows_doubled']} | {_kills(row)} | {row.get('killed_mid_run', '')} | {row.get('left_state', '')} | "
             f"{row.get('orphan_files_max', '')} | {row.get('clean_s', '')} | {row.get('rerun_s_median', '')} | "
             f"{_notes(row)} | {row['date']} | {row['load']} | `{row['command']}` |")
     failures = [(row["job"], f) for row in rows.values() for f in row.get("failures", [])]
@@ -517,6 +568,13 @@ def render(rows: Dict[str, dict]) -> None:
     RESULTS_MD.write_text("\n".join(lines) + "\n")
 
 
+def _kills(row: dict) -> object:
+    """SIGKILLs sent: rows measured before chains were counted one kill per run."""
+    if not row["fault"].startswith("SIGKILL"):
+        return 0
+    return row.get("kills", row["runs"])
+
+
 def _notes(row: dict) -> str:
     failures = row.get("failures") or []
     if failures and "clean_run_failed" in failures[0]:
@@ -524,6 +582,9 @@ def _notes(row: dict) -> str:
     if row["fault"].startswith("S3 faults"):
         return (f"rates {S3_FAULTS}; injected {row.get('injected')}; the first run failed in "
                 f"{row.get('conflicts', 0)} of {row['runs']} points, {row.get('unclear_failures', 0)} with a traceback")
+    if row["fault"].startswith("PostgreSQL"):
+        return (f"the load the restart hit failed in {row.get('conflicts', 0)} of {row['runs']} points, "
+                f"{row.get('unclear_failures', 0)} with a traceback")
     if row["fault"].startswith("two runs"):
         return (f"one of the two runs failed in {row.get('conflicts', 0)} of {row['runs']} points, "
                 f"{row.get('unclear_failures', 0)} with a traceback")
@@ -545,13 +606,15 @@ def main() -> int:
     points = int(os.environ.get("CHAOS_POINTS", "20"))
     seed = int(os.environ.get("CHAOS_SEED", "24"))
     concurrent = int(os.environ.get("CHAOS_CONCURRENT", "0"))
+    chain = max(1, int(os.environ.get("CHAOS_CHAIN", "1")))
     work = Path(os.environ.get("CHAOS_WORK", f"/tmp/crisislake-chaos-{os.getuid()}"))
     work.mkdir(parents=True, exist_ok=True)
     jobs = selected_jobs()
     print(f"chaos: {points} kill points per job for {', '.join(j.name for j in jobs)}; seed {seed}; "
           f"work {work}; load {load_average()}", flush=True)
     s3_points = int(os.environ.get("CHAOS_S3", "0"))
-    meta = build_snapshots(work, jobs) if points or concurrent else {}
+    pg_points = int(os.environ.get("CHAOS_PG_RESTART", "0"))
+    meta = build_snapshots(work, jobs) if points or concurrent or pg_points else {}
     failed = 0
     for job in (jobs if meta else []):
         if meta[job.name].get("clean_run_failed"):
@@ -561,8 +624,8 @@ def main() -> int:
             failed += 1
             continue
         if points:
-            results = sweep(work, job, meta[job.name], points, seed)
-            row = row_for(job, meta[job.name], results, seed)
+            results = sweep(work, job, meta[job.name], points, seed, chain)
+            row = row_for(job, meta[job.name], results, seed, chain)
             save_row(row)
             failed += row["runs"] - row["passed"]
         if concurrent:
@@ -573,6 +636,15 @@ def main() -> int:
                               f"CHAOS_SEED={seed} make chaos")
             save_row(row)
             failed += row["runs"] - row["passed"]
+    if pg_points:
+        load = next(j for j in JOBS if j.name == "load")
+        results = pg_restart_sweep(work, meta["load"], pg_points, seed)
+        row = row_for(load, meta["load"], results, seed)
+        row["fault"] = "PostgreSQL restarted (immediate mode) during the load, then a rerun"
+        row["conflicts"] = sum(p.left_state for p in results)
+        row["command"] = f"CHAOS_POINTS=0 CHAOS_PG_RESTART={pg_points} CHAOS_SEED={seed} make chaos"
+        save_row(row)
+        failed += row["runs"] - row["passed"]
     if s3_points:
         results, s3_meta, injected = s3_sweep(work, s3_points, seed)
         row = row_for(ChaosJob("ingest-tweets (s3a lake)", (), ""), s3_meta, results, seed)
