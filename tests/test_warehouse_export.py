@@ -111,6 +111,31 @@ def test_fact_tweet_pseudonymises_the_author_id_with_the_key(spark):
     assert actual == "c6ad4e75e08b7c5d59e543553412e66d08984ee6c1a67ccc6b57b1087d27b04a"
 
 
+HANDLE_TEXTS = ["RT @Alice_1: police at twitter.com/Bob now", "mail a@b.org and @user_0badcafe", "no handle", None]
+
+
+def test_handles_in_exported_texts_get_the_pseudonyms_the_api_and_the_report_show(spark):
+    """fact_tweet.text and fact_incident.representative_text leave the lake pseudonymised, with the
+    same function (and so the same pseudonym per handle) as every other exit."""
+    from crisislake.pseudonym import pseudonymise_text
+
+    t0 = datetime(2026, 1, 5)
+    incidents = [(f"inc-{i}", t0, t0, 1, text, None, [], RUN, *([None] * 10), False, None, [], [])
+                 for i, text in enumerate(HANDLE_TEXTS)]
+    src = sources(spark, tweets=[tweet(i + 1, t0, text=text) for i, text in enumerate(HANDLE_TEXTS)],
+                  incidents=incidents)
+
+    tables = ej.build_tables(spark, src, b"Jefe", RUN)
+
+    texts = [r["text"] for r in tables["fact_tweet"].orderBy("tweet_id").collect()]
+    reps = [r["representative_text"] for r in tables["fact_incident"].orderBy("incident_id").collect()]
+    expected = [pseudonymise_text(t, b"Jefe") for t in HANDLE_TEXTS]
+    assert texts == reps == expected
+    assert expected[0] == f"RT @{pseudonymise_text('@alice_1', b'Jefe')[1:]}: police at twitter.com/" \
+                          f"{pseudonymise_text('@bob', b'Jefe')[1:]} now"
+    assert expected[1] == "mail a@b.org and @user_0badcafe"
+
+
 def test_dim_date_covers_every_day_between_the_facts_dates(spark):
     keys = spark.createDataFrame([(20260227,), (20260302,), (20260228,)], "date_key int")
 

@@ -1,10 +1,11 @@
-"""Handles never leave the warehouse side: ``@handle`` and ``twitter.com/handle`` in texts become pseudonyms.
+"""Handles never leave the lake: ``@handle`` and ``twitter.com/handle`` in texts become pseudonyms.
 
-The warehouse keeps tweet texts as posted, so the API and the report rewrite every handle they show to
-``@user_<8 hex>``: the HMAC-SHA256 of the lower-cased handle under ``WAREHOUSE_PSEUDONYM_KEY``
-(the key the export uses for ``author_pseudonym``), so one handle maps to one pseudonym across
-tweets. Without a key every handle becomes ``@user``. Pseudonyms already in this form are left
-as they are, so rewriting twice changes nothing.
+The export writes tweet and incident texts to the warehouse through this function, and the API
+and the report apply it again to every text they show (texts read from the lake, or written by an
+older export): each handle becomes ``@user_<8 hex>``, the HMAC-SHA256 of the lower-cased handle
+under ``WAREHOUSE_PSEUDONYM_KEY`` (the key the export uses for ``author_pseudonym``), so one
+handle maps to one pseudonym across tweets. Without a key every handle becomes ``@user``.
+Pseudonyms already in this form are left as they are, so rewriting twice changes nothing.
 """
 from __future__ import annotations
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 from typing import Callable, Optional, Sequence, Tuple
 
+import pandas as pd  # the type hints of the pandas UDF below name it
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
+from crisislake.pseudonym import pseudonymise_text
 from crisislake.warehouse import model as m
 
 LABEL_TASKS: Tuple[str, ...] = ("relevance", "disaster_type", "police_force", "force_rank", "information_type")
@@ -144,8 +147,9 @@ def build_fact_tweet(
 ) -> DataFrame:
     """``fact_tweet``: curated tweets + latest labels per task, review flag, cluster, incident.
 
-    ``author_pseudonym`` is HMAC-SHA256(key, author_id); without a key it is NULL (raw author ids
-    and handles never reach the warehouse).
+    ``author_pseudonym`` is HMAC-SHA256(key, author_id); without a key it is NULL. Handles in the
+    text are pseudonymised (:func:`pseudonymise_handles`): raw author ids and handles never reach
+    the warehouse.
     """
     review = review_queue.select("tweet_id").distinct().withColumn("needs_review", F.lit(True))
     cluster = clusters.select("tweet_id", "cluster_id", "is_canonical").dropDuplicates(["tweet_id"])
@@ -159,6 +163,7 @@ def build_fact_tweet(
         .join(incident, "tweet_id", "left")
         .withColumn("date_key", date_key(F.col("created_at")))
         .withColumn("author_pseudonym", author)
+        .withColumn("text", pseudonymise_handles(F.col("text"), pseudonym_key))
         .withColumn("location_key", location_key(F.col("place_country"), F.lit(None)))
         .withColumn("needs_review", F.coalesce(F.col("needs_review"), F.lit(False)))
         .withColumn("run_id", F.lit(run_id))
@@ -179,17 +184,17 @@ def build_fact_conflict_event(events: DataFrame, run_id: str) -> DataFrame:
     return df.transform(conform_to_model(m.FACT_CONFLICT_EVENT))
 
 
-def pseudonymise_mentions(text: Column, key: Optional[bytes]) -> Column:
-    """Replace every ``@handle`` in ``text`` by ``@`` + the first 12 hex digits of
-    HMAC-SHA256(key, lower(handle)); by ``@user`` without a key."""
-    if not key:
-        return F.regexp_replace(text, r"@[A-Za-z0-9_]{1,15}", "@user")
-    parts = F.split(text, r"(?=@[A-Za-z0-9_]{1,15})")
-    masked = F.transform(parts, lambda p: F.when(
-        p.rlike(r"^@[A-Za-z0-9_]{1,15}"),
-        F.concat(F.lit("@"), F.substring(hmac_sha256_hex(F.lower(F.regexp_extract(p, r"^@([A-Za-z0-9_]{1,15})", 1)), key), 1, 12),
-                 F.regexp_replace(p, r"^@[A-Za-z0-9_]{1,15}", ""))).otherwise(p))
-    return F.when(text.isNotNull(), F.array_join(masked, ""))
+def pseudonymise_handles(text: Column, key: Optional[bytes]) -> Column:
+    """``text`` with every ``@handle`` and ``twitter.com/handle`` replaced by its pseudonym.
+
+    The same function as the API and the report (:func:`crisislake.pseudonym.pseudonymise_text`,
+    run as a pandas UDF), so a handle has one pseudonym wherever it is shown; already pseudonymised
+    text is left as it is."""
+    @F.pandas_udf(StringType())
+    def hide(texts: pd.Series) -> pd.Series:
+        return texts.map(lambda t: pseudonymise_text(t, key) if isinstance(t, str) else None)
+
+    return hide(text)
 
 
 def _joined(col: str) -> Column:
@@ -207,7 +212,7 @@ def build_fact_incident(incidents: DataFrame, pseudonym_key: Optional[bytes], ru
         .withColumn("acled_event_ids", _joined("acled_event_ids"))
         .withColumn("reported_incident_ids", _joined("reported_incident_ids"))
         .withColumn("corroborated", F.coalesce(F.col("corroborated"), F.lit(False)))
-        .withColumn("representative_text", pseudonymise_mentions(F.col("representative_text"), pseudonym_key))
+        .withColumn("representative_text", pseudonymise_handles(F.col("representative_text"), pseudonym_key))
         .withColumn("run_id", F.lit(run_id))
     )
     return df.transform(conform_to_model(m.FACT_INCIDENT))
