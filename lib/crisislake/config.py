@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -262,11 +263,30 @@ def decode_config_file(path: Path, env: str) -> Config:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     _check_keys(data, Config(), str(path))
+    _refuse_secrets(data, str(path))
     data = {**data, "env": env}
     try:
         return msgspec.convert(data, type=Config, strict=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {str(exc).replace('$.', '')}") from None
+
+
+# Settings that may carry a credential: never from a file (it could be committed), only from the
+# environment or --set. A URL with a password, or API token hashes, in a config file is an error.
+SECRET_SETTINGS = ("warehouse.postgres_url", "serve.read_url", "serve.write_url", "serve.api_tokens")
+_PASSWORD_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]*@", re.IGNORECASE)
+
+
+def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
+    for dotted in SECRET_SETTINGS:
+        section, name = dotted.split(".")
+        value = (data.get(section) or {}).get(name) if isinstance(data.get(section), dict) else None
+        if not value:
+            continue
+        if name == "api_tokens" or _PASSWORD_IN_URL.match(str(value)):
+            env_name = f"{ENV_PREFIX}{section.upper()}__{name.upper()}"
+            raise ConfigError(f"{where}: {dotted} holds a credential; config files are committed, so pass it "
+                              f"in the environment ({env_name}) instead")
 
 
 def _set_dotted(config: Config, dotted: str, value: str, where: str = "") -> None:
