@@ -73,3 +73,27 @@ def config(lake):
     from crisislake.config import load_config
 
     return load_config("local", lake_root=lake, overrides=["spark.shuffle_partitions=2"], environ={})
+
+
+# ---- the API over a hand-written warehouse (tests/serve_fixtures.py), one per test module --------
+
+@pytest.fixture(scope="module")
+def wh(pg_url):
+    """A warehouse schema with the rows of serve_fixtures and the API's two roles, dropped afterwards."""
+    from serve_fixtures import Warehouse
+
+    warehouse = Warehouse(pg_url)
+    yield warehouse
+    warehouse.drop()
+
+
+@pytest.fixture(scope="module")
+def api(wh, tmp_path_factory):
+    """``crisislake serve`` over ``wh`` and a lake holding the marts, on a free loopback port."""
+    from serve_fixtures import Server, write_marts
+
+    tmp = tmp_path_factory.mktemp("serve")
+    write_marts(tmp / "lake")
+    server = Server(wh, tmp / "lake", tmp / "server.log")
+    yield server
+    server.stop()

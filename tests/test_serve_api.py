@@ -9,30 +9,13 @@ import json
 
 import pytest
 import requests
-from serve_fixtures import TOKEN_ALICE, TOKEN_BOB, Server, Warehouse, write_marts
+from serve_fixtures import TOKEN_ALICE, TOKEN_BOB
 
 psycopg = pytest.importorskip("psycopg")
 pytest.importorskip("fastapi")
 
 ALICE = {"Authorization": f"Bearer {TOKEN_ALICE}"}
 BOB = {"Authorization": f"Bearer {TOKEN_BOB}"}
-
-
-@pytest.fixture(scope="module")
-def wh(pg_url):
-    warehouse = Warehouse(pg_url)
-    yield warehouse
-    warehouse.drop()
-
-
-@pytest.fixture(scope="module")
-def api(wh, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("serve")
-    lake = tmp / "lake"
-    write_marts(lake)
-    server = Server(wh, lake, tmp / "server.log")
-    yield server
-    server.stop()
 
 
 def get(api, path, **params):

@@ -15,7 +15,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serve_fixtures import TOKEN_ALICE, Server, Warehouse, write_marts
+from serve_fixtures import TOKEN_ALICE, Warehouse
 
 psycopg = pytest.importorskip("psycopg")
 pytest.importorskip("fastapi")
@@ -38,25 +38,16 @@ QUERY_NAMES = {
 
 
 @pytest.fixture(scope="module")
-def wh(pg_url):
-    warehouse = Warehouse(pg_url)
-    yield warehouse
-    warehouse.drop()
-
-
-@pytest.fixture(scope="module")
-def api(wh, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("serve-fuzz")
-    write_marts(tmp / "lake")
-    server = Server(wh, tmp / "lake", tmp / "server.log")
+def checked_api(api, wh):
+    """The server, checked after the module: alive, no traceback logged, no table changed but
+    ``review_decisions``."""
     before = table_counts(wh)
-    yield server
-    assert server.proc.poll() is None, "the server died"
-    assert "Traceback" not in server.sql_log()
+    yield api
+    assert api.proc.poll() is None, "the server died"
+    assert "Traceback" not in api.sql_log()
     after = table_counts(wh)
     assert {t: n for t, n in after.items() if t != "review_decisions"} == \
            {t: n for t, n in before.items() if t != "review_decisions"}
-    server.stop()
 
 
 def table_counts(wh: Warehouse):
@@ -75,18 +66,18 @@ def check(response: requests.Response) -> None:
 
 @FUZZ
 @given(path=st.sampled_from(sorted(QUERY_NAMES)), data=st.data())
-def test_generated_query_parameters_are_answered_or_refused_never_a_5xx(api, path, data):
+def test_generated_query_parameters_are_answered_or_refused_never_a_5xx(checked_api, path, data):
     known = st.sampled_from(QUERY_NAMES[path])
     names = st.one_of(known, known, known, st.text(min_size=1, max_size=12))  # mostly real names
     params = data.draw(st.lists(st.tuples(names, text), max_size=5))
 
-    check(requests.get(api.base + path, params=params, timeout=20))
+    check(requests.get(checked_api.base + path, params=params, timeout=20))
 
 
 @FUZZ
 @given(segment=text, route=st.sampled_from(["/incidents/", "/marts/", "/review/"]))
-def test_generated_path_segments_are_answered_or_refused_never_a_5xx(api, segment, route):
-    url = api.base + route + quote(segment, safe="")
+def test_generated_path_segments_are_answered_or_refused_never_a_5xx(checked_api, segment, route):
+    url = checked_api.base + route + quote(segment, safe="")
     check(requests.get(url, timeout=20))
 
 
@@ -105,12 +96,12 @@ review_bodies = st.fixed_dictionaries(
        body=st.one_of(review_bodies.map(json.dumps), review_bodies.map(json.dumps), json_values.map(json.dumps),
                       st.binary(max_size=80)),
        token=st.sampled_from([TOKEN_ALICE, TOKEN_ALICE, "", "wrong"]) | text)
-def test_generated_review_posts_are_answered_or_refused_never_a_5xx(api, tweet_id, body, token):
+def test_generated_review_posts_are_answered_or_refused_never_a_5xx(checked_api, tweet_id, body, token):
     headers = {"Content-Type": "application/json"}
     if token and token.isprintable() and token.isascii():
         headers["Authorization"] = f"Bearer {token}"
 
-    check(requests.post(f"{api.base}/review/{quote(tweet_id, safe='')}", data=body, headers=headers, timeout=20))
+    check(requests.post(f"{checked_api.base}/review/{quote(tweet_id, safe='')}", data=body, headers=headers, timeout=20))
 
 
 def iso(value: datetime) -> str:
@@ -149,12 +140,12 @@ typed_filters = st.fixed_dictionaries({}, optional={
 
 @FUZZ
 @given(filters=typed_filters, limit=st.integers(1, 4))
-def test_the_pages_of_any_filtered_listing_hold_exactly_the_matching_incidents_once(api, filters, limit):
-    everything = requests.get(api.base + "/incidents", params={"limit": 200}, timeout=20).json()["items"]
+def test_the_pages_of_any_filtered_listing_hold_exactly_the_matching_incidents_once(checked_api, filters, limit):
+    everything = requests.get(checked_api.base + "/incidents", params={"limit": 200}, timeout=20).json()["items"]
     expected = [item["incident_id"] for item in everything if matches(item, filters)]
     got, cursor = [], None
     for _ in range(len(everything) + 1):
-        r = requests.get(api.base + "/incidents", params={**filters, "limit": limit, "cursor": cursor}, timeout=20)
+        r = requests.get(checked_api.base + "/incidents", params={**filters, "limit": limit, "cursor": cursor}, timeout=20)
         assert r.status_code == 200, r.text
         got += [item["incident_id"] for item in r.json()["items"]]
         cursor = r.json()["next"]
