@@ -14,7 +14,10 @@ what the previous one left (a crash during the recovery from a crash): 20 kill p
 about 20 half runs and 20/k full ones instead of 20 of each.
 
 Environment: ``CHAOS_POINTS`` (kill points per job, default 20), ``CHAOS_JOBS`` (comma-separated,
-default all of :data:`JOBS`), ``CHAOS_SEED`` (default 24), ``CHAOS_WORK`` (scratch folder).
+default all of :data:`JOBS`), ``CHAOS_CHAIN``, ``CHAOS_SEED`` (default 24), ``CHAOS_WORK`` (scratch
+folder); other faults, each off by default: ``CHAOS_CONCURRENT=n`` (two runs at once, n times),
+``CHAOS_S3=n`` (S3 faults through the proxy), ``CHAOS_PG_RESTART=n`` (PostgreSQL restarts during
+``load``), ``CHAOS_FUZZ=n`` (the generated-input tests with n times their examples).
 Each finished job's row is merged into ``bench/results/reliability.json`` and the whole table is
 rewritten to ``bench/results/reliability.md``, so jobs can be swept one at a time.
 """
@@ -408,6 +411,43 @@ def pg_restart_sweep(work: Path, meta: dict, points: int, seed: int) -> List[Poi
     return out
 
 
+# The generated-input tests, by what they feed: each example asserts that the run does not fail
+# and that no record is lost or doubled (read = curated + duplicates + quarantined).
+FUZZ_MODULES = (
+    ("tweet lines, CSV rows, file bytes, config files, CLI arguments", "tests/test_properties.py"),
+    ("raw tweet files through ingest-tweets", "tests/test_tweets_generated.py"),
+    ("HDX CSV/HXL bytes, headers and files through ingest-hdx", "tests/test_hdx_generated.py"),
+    ("API query parameters, paths and review bodies over HTTP", "tests/test_serve_fuzz.py"),
+)
+
+
+def fuzz_sweep(scale: int, seed: int) -> List[dict]:
+    """The generated-input tests with ``scale`` times their examples, one row per module."""
+    import re
+
+    rows = []
+    for what, module in FUZZ_MODULES:
+        started = time.monotonic()
+        done = subprocess.run(
+            ["nice", "-n", "10", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "--hypothesis-show-statistics", f"--hypothesis-seed={seed}", module],
+            cwd=ROOT, env={**child_env(), "FUZZ_SCALE": str(scale)}, capture_output=True, text=True)
+        passing = sum(int(n) for n in re.findall(r"(\d+) passing", done.stdout))
+        failing = sum(int(n) for n in re.findall(r"(\d+) failing", done.stdout))
+        ok = done.returncode == 0
+        summary = (done.stdout.strip().splitlines() or ["no output"])[-1]
+        rows.append({
+            "fault": "generated bad input (hypothesis), every example checked", "job": what, "runs": passing + failing,
+            "passed": passing if ok else 0, "rows_lost": 0 if ok else "see the failing test",
+            "rows_doubled": 0 if ok else "see the failing test", "clean_s": round(time.monotonic() - started, 1),
+            "notes": f"{module}: {summary}", "failures": [] if ok else [{"pytest": summary}],
+            "command": f"CHAOS_POINTS=0 CHAOS_FUZZ={scale} CHAOS_SEED={seed} make chaos",
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "load": load_average(),
+        })
+        print(f"fuzz {module}: {passing} passing, {failing} failing examples; {summary}", flush=True)
+    return rows
+
+
 S3_BUCKET = "crisislake-chaos"
 S3_LAKE = f"s3a://{S3_BUCKET}/lake"
 S3_FAULTS = dict(slowdown=0.04, error=0.03, reset=0.02, reset_after=0.01, delay=0.05, delay_ms=100,
@@ -582,6 +622,8 @@ def _notes(row: dict) -> str:
     if row["fault"].startswith("S3 faults"):
         return (f"rates {S3_FAULTS}; injected {row.get('injected')}; the first run failed in "
                 f"{row.get('conflicts', 0)} of {row['runs']} points, {row.get('unclear_failures', 0)} with a traceback")
+    if row["fault"].startswith("generated"):
+        return row["notes"]
     if row["fault"].startswith("PostgreSQL"):
         return (f"the load the restart hit failed in {row.get('conflicts', 0)} of {row['runs']} points, "
                 f"{row.get('unclear_failures', 0)} with a traceback")
@@ -614,6 +656,7 @@ def main() -> int:
           f"work {work}; load {load_average()}", flush=True)
     s3_points = int(os.environ.get("CHAOS_S3", "0"))
     pg_points = int(os.environ.get("CHAOS_PG_RESTART", "0"))
+    fuzz_scale = int(os.environ.get("CHAOS_FUZZ", "0"))
     meta = build_snapshots(work, jobs) if points or concurrent or pg_points else {}
     failed = 0
     for job in (jobs if meta else []):
@@ -636,6 +679,10 @@ def main() -> int:
                               f"CHAOS_SEED={seed} make chaos")
             save_row(row)
             failed += row["runs"] - row["passed"]
+    if fuzz_scale:
+        for row in fuzz_sweep(fuzz_scale, seed):
+            save_row(row)
+            failed += 0 if row["failures"] == [] else 1
     if pg_points:
         load = next(j for j in JOBS if j.name == "load")
         results = pg_restart_sweep(work, meta["load"], pg_points, seed)

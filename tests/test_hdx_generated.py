@@ -22,6 +22,7 @@ from crisislake.hdx.layout import (
     detect_encoding,
     layout_from_head,
 )
+from fuzz_scale import DERANDOMIZE, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hdx_ingest import land, make_config
@@ -30,7 +31,7 @@ REQUIRED = ("event_id_cnty", "event_date")
 TAG_FOR = {name: tag for tag, name in reversed(list(EVENT_HXL.items()))}
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None, derandomize=DERANDOMIZE)
 @given(st.binary(max_size=400) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
 def test_any_file_head_gives_a_layout_or_a_layout_error(head):
     encoding = detect_encoding([head])
@@ -58,7 +59,7 @@ def acled_headers(draw, required=REQUIRED):
     return names, spelled, tags
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None, derandomize=DERANDOMIZE)
 @given(acled_headers(), st.booleans(), st.sampled_from(["\n", "\r\n", "\r"]))
 def test_an_acled_header_is_recognised_whatever_its_case_order_bom_or_hxl_row(header, bom, newline):
     names, spelled, tags = header
@@ -110,7 +111,7 @@ def hdx_files(draw):
     return csv_bytes(head + rows, encoding, draw(st.sampled_from(["\n", "\r\n"])), draw(st.booleans())), len(rows)
 
 
-@settings(max_examples=3, deadline=None, derandomize=True,
+@settings(max_examples=examples(3), deadline=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(files=st.lists(hdx_files(), min_size=2, max_size=6).filter(lambda fs: any(n for _, n in fs)))

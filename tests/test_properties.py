@@ -9,10 +9,11 @@ from unittest import mock
 
 import pytest
 from crisislake.tweets import decode, records
+from fuzz_scale import DERANDOMIZE, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(150), deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
@@ -97,7 +98,7 @@ argv_lists = st.lists(st.one_of(st.sampled_from(COMMANDS + OPTIONS), st.text(max
                       max_size=6)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None, derandomize=DERANDOMIZE)
 @given(argv_lists)
 def test_cli_arguments_exit_0_or_2_and_never_print_a_traceback(argv):
     from crisislake import cli

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from fuzz_scale import DERANDOMIZE, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serve_fixtures import TOKEN_ALICE, Warehouse
@@ -20,7 +21,7 @@ from serve_fixtures import TOKEN_ALICE, Warehouse
 psycopg = pytest.importorskip("psycopg")
 pytest.importorskip("fastapi")
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=examples(120), deadline=None, derandomize=DERANDOMIZE,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Any text an HTTP client can send (no lone surrogates), weighted towards the characters that

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crisislake.config import load_config
 from crisislake.tweets import job
+from fuzz_scale import DERANDOMIZE, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_properties import lines
@@ -46,7 +47,7 @@ raw_files = st.lists(st.tuples(st.sampled_from(["json", "json.gz", "csv"]), st.l
                      min_size=1, max_size=4)
 
 
-@settings(max_examples=3, deadline=None, derandomize=True,
+@settings(max_examples=examples(3), deadline=None, derandomize=DERANDOMIZE,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(files=raw_files)
