@@ -17,6 +17,7 @@ from fuzz_scale import DERANDOMIZE, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serve_fixtures import TOKEN_ALICE, Warehouse
+from test_properties import json_values
 
 psycopg = pytest.importorskip("psycopg")
 pytest.importorskip("fastapi")
@@ -82,9 +83,6 @@ def test_generated_path_segments_are_answered_or_refused_never_a_5xx(checked_api
     check(requests.get(url, timeout=20))
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-                           max_leaves=8)
 review_bodies = st.fixed_dictionaries(
     {}, optional={"decision": st.sampled_from(["confirm", "reject", "relabel"]) | text,
                   "task": st.sampled_from(["relevance", "police_force", "disaster_type"]) | text,
