@@ -112,6 +112,7 @@ class Point:
     tables: Dict[str, Dict[str, int]] = field(default_factory=dict)
     unclear: int = 0  # runs that failed with a traceback instead of one line
     kills: int = 1  # runs killed before this rerun (a chain: each on the state the previous one left)
+    delays: List[float] = field(default_factory=list)  # every kill's delay, in order
 
     @property
     def passed(self) -> bool:
@@ -309,6 +310,7 @@ def kill_point(work: Path, job: ChaosJob, delays: Sequence[float], reference: la
     tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
     return Point(
         delay_s=round(delays[0], 2), killed=killed, left_state=left_state, kills=len(delays),
+        delays=[round(d, 2) for d in delays],
         rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
         lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
         orphans=len(lake_digest.orphan_files(str(lake))), reconciled=reconciled(lake),
