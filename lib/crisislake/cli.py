@@ -111,8 +111,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def outside_failure(exc: BaseException) -> Optional[str]:
     """A one-line message for failures that are not bugs of the job: another run committed to the
     same Delta table first, storage kept failing after its retries, or the warehouse connection
-    failed. None for anything else
-    (a bug keeps its traceback). Either way nothing was half-written: a Delta commit is atomic."""
+    failed. None for anything else (a bug keeps its traceback). Either way nothing was
+    half-written: a Delta commit is atomic, and so is a load's transaction."""
     try:
         from delta.exceptions import DeltaConcurrentModificationException, ProtocolChangedException
 
