@@ -111,7 +111,8 @@ def test_fact_tweet_pseudonymises_the_author_id_with_the_key(spark):
     assert actual == "c6ad4e75e08b7c5d59e543553412e66d08984ee6c1a67ccc6b57b1087d27b04a"
 
 
-HANDLE_TEXTS = ["RT @Alice_1: police at twitter.com/Bob now", "mail a@b.org and @user_0badcafe", "no handle", None]
+HANDLE_TEXTS = ["RT @Alice_1: police at twitter.com/Bob now", "mail a@b.org and @user_0badcafe", "no handle", None,
+                "RT @crisis_user_87968: a placeholder longer than a Twitter handle"]
 
 
 def test_handles_in_exported_texts_get_the_pseudonyms_the_api_and_the_report_show(spark):
@@ -134,6 +135,8 @@ def test_handles_in_exported_texts_get_the_pseudonyms_the_api_and_the_report_sho
     assert expected[0] == f"RT @{pseudonymise_text('@alice_1', b'Jefe')[1:]}: police at twitter.com/" \
                           f"{pseudonymise_text('@bob', b'Jefe')[1:]} now"
     assert expected[1] == "mail a@b.org and @user_0badcafe"
+    assert expected[4] == f"RT {pseudonymise_text('@crisis_user_87968', b'Jefe')}: a placeholder longer than a " \
+                          "Twitter handle" and "crisis_user" not in expected[4]
 
 
 def test_dim_date_covers_every_day_between_the_facts_dates(spark):

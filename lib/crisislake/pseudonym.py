@@ -16,8 +16,10 @@ import re
 from typing import Optional
 
 PSEUDONYM_KEY_ENV = "WAREHOUSE_PSEUDONYM_KEY"
-HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})\b")
-PROFILE_URL = re.compile(r"(?i)\b((?:www\.|mobile\.)?(?:twitter|x)\.com/)(?!i/)(\w{1,15})\b")
+# Twitter handles have at most 15 characters; longer @names (placeholders such as CrisisLex's
+# ``@crisis_user_87968``, other platforms) are pseudonymised too rather than left to chance.
+HANDLE = re.compile(r"(?<![\w@])@(\w{1,50})\b")
+PROFILE_URL = re.compile(r"(?i)\b((?:www\.|mobile\.)?(?:twitter|x)\.com/)(?!i/)(\w{1,50})\b")
 PSEUDONYM = re.compile(r"^user(_[0-9a-f]{8})?$")
 
 
@@ -36,6 +38,8 @@ def pseudonymise_text(text: Optional[str], key: Optional[bytes] = None) -> Optio
     'RT @user_ec631a55: see twitter.com/user_73662dce/status/1 and @user_0badcafe'
     >>> pseudonymise_text("mail me at a@b.org, @carol", None)
     'mail me at a@b.org, @user'
+    >>> pseudonymise_text("RT @crisis_user_87968: fire", None)
+    'RT @user: fire'
     """
     if not text:
         return text
