@@ -272,5 +272,14 @@ def layout_from_head(head_text: str, encoding: str) -> FileLayout:
 
 
 def decode_head(head: bytes, encoding: str) -> str:
-    """Decode the first bytes of a file, tolerating a multi-byte character cut at the end."""
+    """Decode the first bytes of a file, tolerating a multi-byte character cut at the end.
+
+    A UTF-8 byte-order mark is dropped whatever the encoding: a spreadsheet that saves Windows-1252
+    text can still start the file with one, and it must not become part of the first column's name.
+
+    >>> decode_head(b"\\xef\\xbb\\xbfevent_id_cnty,x", "windows-1252")
+    'event_id_cnty,x'
+    """
+    if head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM):]
     return codecs.getincrementaldecoder(python_codec(encoding))("replace").decode(head, final=False)
