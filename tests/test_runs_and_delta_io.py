@@ -82,3 +82,33 @@ def test_create_with_rows_creates_once_with_nullable_schema_and_properties_then_
     assert sorted(r.k for r in table.collect()) == [1, 2]
     with pytest.raises(ValueError, match="only delta"):
         delta_io.create_with_rows(spark, rows, f"{lake}/t_other", {"owner": "me"})
+
+
+def killed_creation(path: Path) -> None:
+    """What a run killed while committing version 0 leaves: a log folder with the temporary
+    commit file (and its checksum) that was never renamed into place."""
+    log = path / "_delta_log"
+    log.mkdir(parents=True)
+    (log / ".00000000000000000000.json.0f6d2c1e-tmp").write_text('{"commitInfo":{}}\n')
+    (log / "..00000000000000000000.json.0f6d2c1e-tmp.crc").write_bytes(b"\x00")
+
+
+def test_a_table_whose_creation_was_killed_is_no_table_and_is_created_again(spark, lake):
+    path = Path(lake) / "quarantine" / "t"
+    killed_creation(path)
+
+    assert not delta_io.is_delta_table(spark, str(path))
+    delta_io.ensure_quarantine(spark, str(path))
+
+    assert delta_io.is_delta_table(spark, str(path))
+    assert spark.read.format("delta").load(str(path)).count() == 0
+    assert not (path / "_delta_log" / ".00000000000000000000.json.0f6d2c1e-tmp").exists()
+
+
+def test_a_first_load_over_a_killed_creation_writes_version_0(spark, lake):
+    path = Path(lake) / "curated" / "t"
+    killed_creation(path)
+    rows = spark.createDataFrame([(1, "a"), (2, "b")], "id long, v string")
+
+    assert delta_io.create_with_rows(spark, rows, str(path)) == 2
+    assert delta_io.is_delta_table(spark, str(path))

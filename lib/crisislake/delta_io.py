@@ -2,16 +2,21 @@
 its table with its rows, and quarantine rows."""
 from __future__ import annotations
 
+import logging
+import re
 from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from crisislake import fs
 from crisislake.session import temporary_conf
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 QUARANTINE_SCHEMA = T.StructType(
     [
@@ -25,13 +30,38 @@ QUARANTINE_SCHEMA = T.StructType(
 )
 
 
+# A commit or checkpoint file of a Delta log: what makes a ``_delta_log`` folder a table.
+_LOG_ENTRY = re.compile(r"^\d{20}\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$|^_last_checkpoint$")
+
+
 def is_delta_table(spark: SparkSession, path: str) -> bool:
+    """Whether a Delta table with at least one commit is at ``path``."""
     from delta.tables import DeltaTable
 
     try:
-        return bool(DeltaTable.isDeltaTable(spark, path))
+        found = bool(DeltaTable.isDeltaTable(spark, path))
     except Exception:  # a missing bucket/prefix is "not a table yet"
         return False
+    return found and not _uncommitted_log(path)
+
+
+def _uncommitted_log(path: str) -> bool:
+    """``path/_delta_log`` exists but holds no commit: what a run killed while creating the table
+    leaves (a temporary commit file that was never renamed). Delta takes the folder for a table
+    and then fails with DELTA_TABLE_NOT_FOUND; no reader can see anything in it."""
+    names = fs.names_in(f"{path.rstrip('/')}/_delta_log")
+    return names is not None and not any(_LOG_ENTRY.match(n) for n in names)
+
+
+def clear_uncommitted_log(path: str) -> bool:
+    """Remove a ``_delta_log`` that holds no commit (see :func:`_uncommitted_log`) so the table can
+    be created again; returns whether there was one. A writer creating the same table at this
+    moment would lose its commit and fail, as when two runs race to create a table."""
+    if not _uncommitted_log(path):
+        return False
+    log.warning("%s: _delta_log holds no commit (a creation that was killed); removing it", path)
+    fs.delete(f"{path.rstrip('/')}/_delta_log")
+    return True
 
 
 def ensure_table(
@@ -45,6 +75,7 @@ def ensure_table(
     one is there."""
     from delta.tables import DeltaTable
 
+    clear_uncommitted_log(path)
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
@@ -75,6 +106,7 @@ def create_with_rows(
         defaults["spark.databricks.delta.properties.defaults." + key[len("delta."):]] = value
     if is_delta_table(spark, path):
         return None
+    clear_uncommitted_log(path)
     try:
         with temporary_conf(spark, defaults):
             rows.write.format("delta").mode("errorifexists").save(path)

@@ -17,7 +17,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Dict, Iterator, List, Mapping, Tuple
+from typing import IO, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 import pyarrow.fs as pafs
@@ -164,6 +164,16 @@ def data_files(sizes: Mapping[str, int]) -> Dict[str, int]:
 def list_files(uri: str, recursive: bool = True) -> List[str]:
     """URIs of the files under ``uri``, in name order (empty if it does not exist)."""
     return sorted(file_sizes(uri, recursive))
+
+
+def names_in(uri: str) -> Optional[List[str]]:
+    """Names of the files directly under the folder ``uri``, hidden ones included; None when there
+    is no such folder (on S3: no object under that prefix)."""
+    filesystem, path, _ = _resolve(uri)
+    infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=False, allow_not_found=True))
+    if not infos and filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    return sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
 
 
 def size_or_none(uri: str):
