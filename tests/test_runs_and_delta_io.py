@@ -93,7 +93,8 @@ def killed_creation(path: Path) -> None:
     (log / "..00000000000000000000.json.0f6d2c1e-tmp.crc").write_bytes(b"\x00")
 
 
-def test_a_table_whose_creation_was_killed_is_no_table_and_is_created_again(spark, lake):
+def test_a_table_whose_creation_was_killed_is_no_table_and_is_created_again(spark, lake, monkeypatch):
+    monkeypatch.setattr(delta_io, "CREATION_WAIT_S", 2.0)  # the wait for a concurrent creator's commit
     path = Path(lake) / "quarantine" / "t"
     killed_creation(path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
 from pyspark.sql import DataFrame
@@ -17,6 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+# How long ensure_table waits for another run's first commit before it takes a log folder without
+# a commit for a killed creation (a first commit takes well under a second).
+CREATION_WAIT_S = 10.0
+CREATION_POLL_S = 1.0
 
 QUARANTINE_SCHEMA = T.StructType(
     [
@@ -53,15 +58,11 @@ def _uncommitted_log(path: str) -> bool:
     return names is not None and not any(_LOG_ENTRY.match(n) for n in names)
 
 
-def clear_uncommitted_log(path: str) -> bool:
-    """Remove a ``_delta_log`` that holds no commit (see :func:`_uncommitted_log`) so the table can
-    be created again; returns whether there was one. A writer creating the same table at this
-    moment would lose its commit and fail, as when two runs race to create a table."""
-    if not _uncommitted_log(path):
-        return False
-    log.warning("%s: _delta_log holds no commit (a creation that was killed); removing it", path)
-    fs.delete(f"{path.rstrip('/')}/_delta_log")
-    return True
+def _clear_uncommitted_log(path: str) -> None:
+    """Remove a ``_delta_log`` that holds no commit (see :func:`_uncommitted_log`)."""
+    if _uncommitted_log(path):
+        log.warning("%s: _delta_log holds no commit (a creation that was killed); removing it", path)
+        fs.delete(f"{path.rstrip('/')}/_delta_log")
 
 
 def ensure_table(
@@ -72,16 +73,33 @@ def ensure_table(
     properties: Optional[Dict[str, str]] = None,
 ) -> None:
     """Create an empty Delta table at ``path`` with ``schema`` (and table ``properties``) unless
-    one is there."""
+    one is there.
+
+    A ``_delta_log`` folder without a commit makes Delta fail with DELTA_TABLE_NOT_FOUND: either
+    another run is creating the table this moment, or a run was killed while creating it. So wait
+    for the other run's commit (up to ``CREATION_WAIT_S``), then take the folder for a killed
+    creation: remove it and create the table."""
     from delta.tables import DeltaTable
 
-    clear_uncommitted_log(path)
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
     for key, value in (properties or {}).items():
         builder = builder.property(key, value)
-    builder.execute()
+    polls = int(CREATION_WAIT_S / CREATION_POLL_S)
+    for attempt in range(polls + 2):
+        try:
+            builder.execute()
+            return
+        except Exception as exc:  # noqa: BLE001 - only the uncommitted-log case is handled
+            if "DELTA_TABLE_NOT_FOUND" not in str(exc) or not _uncommitted_log(path) or attempt > polls:
+                if is_delta_table(spark, path):  # another run committed the table meanwhile
+                    return
+                raise
+        if attempt < polls:
+            time.sleep(CREATION_POLL_S)
+        else:
+            _clear_uncommitted_log(path)
 
 
 def create_with_rows(
@@ -106,7 +124,6 @@ def create_with_rows(
         defaults["spark.databricks.delta.properties.defaults." + key[len("delta."):]] = value
     if is_delta_table(spark, path):
         return None
-    clear_uncommitted_log(path)
     try:
         with temporary_conf(spark, defaults):
             rows.write.format("delta").mode("errorifexists").save(path)
