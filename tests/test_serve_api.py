@@ -206,6 +206,7 @@ def test_review_of_an_unknown_tweet_is_404(api):
     {"decision": "confirm", "task": "relevance", "extra": 1},
     {"task": "relevance"},
     "not json at all",
+    "Infinity", '{"decision": NaN}', '{"extra": -9223372036854775809}',  # parsed by Python, not encodable back
 ])
 def test_review_with_a_bad_body_is_422(api, body):
     r = requests.post(f"{api.base}/review/104", data=body if isinstance(body, str) else json.dumps(body),

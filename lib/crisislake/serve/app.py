@@ -7,6 +7,7 @@ a 422 and no SQL runs. Reads use the read-only pool; ``POST /review`` the review
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -14,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Dict, List, Optional
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _StarletteJSON
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -161,6 +163,28 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(WarehouseUnavailable)
     async def unavailable(_request: Request, exc: WarehouseUnavailable):
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError):
+        # FastAPI's own handler echoes the input; a body such as ``Infinity`` or ``NaN`` is valid
+        # to Python's JSON parser but not to its encoder, and the 422 became a 500.
+        return JSONResponse({"detail": _json_safe(exc.errors())}, status_code=422)
+
+
+def _json_safe(value):
+    """``value`` with anything the response encoder cannot carry (non-finite floats, integers
+    beyond 64 bits, exceptions, bytes) as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)
 
 
 def _cors(app: FastAPI, origins: List[str]) -> None:
