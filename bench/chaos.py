@@ -293,6 +293,23 @@ def reconciled(lake: Path) -> Optional[bool]:
     return all(checks) if checks else None
 
 
+def judged(rerun: Outcome, tables: Dict[str, Dict[str, int]]) -> dict:
+    """The fields of a :class:`Point` that judge its rerun: exit, time, rows lost and doubled, and
+    the tables that lost or doubled any (``tables`` from :func:`lake_digest.compare`)."""
+    return dict(rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
+                lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
+                tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]})
+
+
+def after_fault(first: Outcome, rerun: Outcome, tables: Dict[str, Dict[str, int]], delay: float = 0.0,
+                killed: int = 0) -> Point:
+    """A run a fault (not a kill) hit, and the run after it: the first run's failure is the point's
+    error, and whether it failed with a traceback counts as unclear."""
+    return Point(delay_s=round(delay, 2), killed=killed, kills=0, left_state=first.code != 0, orphans=0,
+                 reconciled=None, error=first.last_error if first.code else "",
+                 unclear=int(first.code != 0 and first.traceback), **judged(rerun, tables))
+
+
 def kill_point(work: Path, job: ChaosJob, delays: Sequence[float], reference: lake_digest.Digest) -> Point:
     """Restore the job's starting state, run it once per delay, SIGKILLing each run after its delay
     (each run starts from what the previous killed one left), then rerun it to completion and compare."""
@@ -310,12 +327,8 @@ def kill_point(work: Path, job: ChaosJob, delays: Sequence[float], reference: la
     tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
     return Point(
         delay_s=round(delays[0], 2), killed=killed, left_state=left_state, kills=len(delays),
-        delays=[round(d, 2) for d in delays],
-        rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
-        lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
-        orphans=len(lake_digest.orphan_files(str(lake))), reconciled=reconciled(lake),
-        error=rerun.last_error if rerun.code else "",
-        tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]},
+        delays=[round(d, 2) for d in delays], orphans=len(lake_digest.orphan_files(str(lake))),
+        reconciled=reconciled(lake), error=rerun.last_error if rerun.code else "", **judged(rerun, tables),
     )
 
 
@@ -338,12 +351,10 @@ def concurrent_point(work: Path, job: ChaosJob, reference: lake_digest.Digest) -
     rerun = run_cli(lake, job.command, log=work / "points.log")
     tables = lake_digest.compare(reference, digest(lake, warehouse)) if rerun.code == 0 else {}
     return Point(
-        delay_s=0.0, killed=0, left_state=True, kills=0, rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1),
-        lost=sum(t["lost"] for t in tables.values()), doubled=sum(t["doubled"] for t in tables.values()),
+        delay_s=0.0, killed=0, left_state=True, kills=0,
         orphans=len(lake_digest.orphan_files(str(lake))), reconciled=reconciled(lake),
         error="; ".join(f"run exit {o.code}: {o.last_error}" for o in outcomes if o.code) or rerun.last_error,
-        tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]},
-        unclear=sum(1 for o in outcomes if o.code and o.traceback),
+        unclear=sum(1 for o in outcomes if o.code and o.traceback), **judged(rerun, tables),
     )
 
 
@@ -400,12 +411,7 @@ def pg_restart_sweep(work: Path, meta: dict, points: int, seed: int) -> List[Poi
             timer.join()
             rerun = run_cli(lake, job.command, log=work / "pg.log", env=env)
             tables = lake_digest.compare(reference, digest(lake, True, url)) if rerun.code == 0 else {}
-            point = Point(
-                delay_s=round(delay, 2), killed=int(first.code != 0), kills=0, left_state=first.code != 0,
-                rerun_code=rerun.code, rerun_s=round(rerun.seconds, 1), lost=sum(t["lost"] for t in tables.values()),
-                doubled=sum(t["doubled"] for t in tables.values()), orphans=0, reconciled=None,
-                error=first.last_error if first.code else "", unclear=int(first.code != 0 and first.traceback),
-                tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]})
+            point = after_fault(first, rerun, tables, delay=delay, killed=int(first.code != 0))
             out.append(point)
             print(f"pg restart {i + 1}/{points} at {delay:.2f} s: first run {first.code}, rerun {rerun.code}, "
                   f"lost {point.lost}, doubled {point.doubled}: {'PASS' if point.passed else 'FAIL'} {point.error}",
@@ -533,12 +539,7 @@ def s3_sweep(work: Path, points: int, seed: int) -> Tuple[List[Point], dict, Dic
         for key, value in proxy.counts.items():
             injected[key] = injected.get(key, 0) + value
         tables = lake_digest.compare(reference, _s3_digest(work)) if rerun.code == 0 else {}
-        point = Point(
-            delay_s=0.0, killed=0, kills=0, left_state=first.code != 0, rerun_code=rerun.code,
-            rerun_s=round(rerun.seconds, 1), lost=sum(t["lost"] for t in tables.values()),
-            doubled=sum(t["doubled"] for t in tables.values()), orphans=0, reconciled=None,
-            error=first.last_error if first.code else "", unclear=int(first.code != 0 and first.traceback),
-            tables={t: v for t, v in tables.items() if v["lost"] or v["doubled"]})
+        point = after_fault(first, rerun, tables)
         out.append(point)
         print(f"s3 point {i + 1}/{points}: first run {first.code}, rerun {rerun.code}, lost {point.lost}, "
               f"doubled {point.doubled}, faults {dict(proxy.counts)}: {'PASS' if point.passed else 'FAIL'} "
