@@ -54,7 +54,12 @@ def _uncommitted_log(path: str) -> bool:
     """``path/_delta_log`` exists but holds no commit: what a run killed while creating the table
     leaves (a temporary commit file that was never renamed). Delta takes the folder for a table
     and then fails with DELTA_TABLE_NOT_FOUND; no reader can see anything in it."""
-    names = fs.names_in(f"{path.rstrip('/')}/_delta_log")
+    base = f"{path.rstrip('/')}/_delta_log"
+    # A committed table has its first commit or, once old commits are cleaned up, a checkpoint
+    # pointer: two lookups instead of listing a log that can hold thousands of commits.
+    if fs.exists(f"{base}/{0:020d}.json") or fs.exists(f"{base}/_last_checkpoint"):
+        return False
+    names = fs.names_in(base)
     return names is not None and not any(_LOG_ENTRY.match(n) for n in names)
 
 
